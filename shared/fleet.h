@@ -1,0 +1,49 @@
+/* fleet.h - who this worker is and how many workers there are. */
+#ifndef BINRELAY_FLEET_H
+#define BINRELAY_FLEET_H
+
+#include <stdint.h>
+
+/* Where Kubernetes mounts a pod's service-account token, CA, namespace. */
+#define FLEET_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+struct fleet_opts {
+    const char *worker_id;   /* "K" or "auto" */
+    const char *workers;     /* "N" or "k8s" */
+    const char *statefulset; /* NULL: the hostname minus its ordinal */
+    const char *sa_dir;      /* NULL: FLEET_SA_DIR */
+    long check_interval;     /* seconds between replica checks (k8s) */
+};
+
+struct fleet {
+    long worker_id;
+    long workers;
+    int from_k8s; /* the count comes from the StatefulSet */
+    char statefulset[256];
+    int64_t next_check_ms; /* monotonic; when fleet_check() asks again */
+    long check_interval_ms;
+    const char *sa_dir;
+};
+
+/*
+ * Resolves the options into 'f'.  With "auto" the worker id is the
+ * hostname's trailing "-<n>"; with "k8s" the count is the StatefulSet's
+ * spec.replicas, asked of the in-cluster API (retried for a while when
+ * it does not answer).  A bad option or an unanswered API is a
+ * configuration error: prints "<prog>: <reason>" and exits 2.
+ */
+void fleet_resolve(const char *prog, const struct fleet_opts *o,
+                   struct fleet *f);
+
+/*
+ * Call from the main loop; does nothing until the check is due.  Returns
+ * 0 while the replica count is unchanged (or cannot be read just now),
+ * or -1 after logging "SCALING DETECTED: ..." when it changed: the
+ * caller then exits 1 so that Kubernetes restarts it with the new count.
+ */
+int fleet_check(struct fleet *f);
+
+/* Milliseconds until fleet_check() has work, or -1 for never. */
+int64_t fleet_next_ms(const struct fleet *f);
+
+#endif

@@ -1,0 +1,155 @@
+# lib.sh - helpers for end-to-end scenarios; source it, then call t_init.
+#
+# Every scenario runs the real daemons from $BIN on loopback, in its own
+# directory under $BINRELAY_TEST_ROOT, and kills whatever it started when
+# it exits.  Helpers fail the scenario with a message (t_fail) rather
+# than returning errors.
+
+set -u
+T_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${BIN:-bin}
+case $BIN in /*) ;; *) BIN=$T_REPO/$BIN ;; esac
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$T_REPO/$BUILD ;; esac
+T_PIDS=()
+T_TOKEN=test-token-0123456789
+
+t_log() { echo "[$(date +%T.%3N)] $*"; }
+
+t_fail() {
+    echo "FAILED: $*"
+    t_dump_logs
+    exit 1
+}
+
+t_skip() {
+    echo "$*"
+    exit 77
+}
+
+t_dump_logs() {
+    local f
+    for f in "$T_DIR"/*.log; do
+        [ -f "$f" ] || continue
+        echo "--- last lines of $(basename "$f")"
+        tail -n 15 "$f"
+    done
+}
+
+t_cleanup() {
+    local pid
+    for pid in "${T_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    wait 2>/dev/null
+}
+
+# t_init NAME: a fresh directory in $T_DIR and a token file in $T_DIR/token.
+t_init() {
+    T_NAME=$1
+    T_DIR=${BINRELAY_TEST_ROOT:-$T_REPO/tests/out}/$T_NAME
+    rm -rf "$T_DIR"
+    mkdir -p "$T_DIR"
+    printf '%s\n' "$T_TOKEN" >"$T_DIR/token"
+    trap t_cleanup EXIT
+    t_log "scenario $T_NAME in $T_DIR"
+}
+
+t_require_root() {
+    [ "$(id -u)" -eq 0 ] || t_skip "needs root (mount, netns); not root"
+}
+
+# t_port: a TCP port nobody listens on.
+t_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
+
+# t_start NAME CMD...: runs CMD in the background, output in NAME.log;
+# the pid is in T_PID and in the variable PID_<NAME>.
+t_start() {
+    local name=$1; shift
+    "$@" >>"$T_DIR/$name.log" 2>&1 &
+    T_PID=$!
+    T_PIDS+=("$T_PID")
+    printf -v "PID_${name//[^A-Za-z0-9_]/_}" %s "$T_PID"
+}
+
+# t_wait SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+t_wait() {
+    local limit=$1; shift
+    local end=$(($(date +%s%N) / 1000000 + limit * 1000))
+    until "$@" >/dev/null 2>&1; do
+        [ $(($(date +%s%N) / 1000000)) -lt $end ] || return 1
+        sleep 0.05
+    done
+}
+
+t_http_ok() { curl -fsS -o /dev/null --max-time 2 "$1"; }
+
+# t_sidecar NAME PORT ARGS...: starts a sidecar and waits for /healthz
+# to answer (any status).
+t_sidecar() {
+    local name=$1 port=$2; shift 2
+    t_start "$name" "$BIN/sidecar" --listen "127.0.0.1:$port" "$@"
+    t_wait 10 curl -s -o /dev/null --max-time 1 \
+        "http://127.0.0.1:$port/healthz" ||
+        t_fail "sidecar $name did not start on port $port"
+}
+
+# t_status URL ID: the state of pipeline ID at the leader, or "none".
+t_status() {
+    curl -s --max-time 5 "$1/v1/status/$2" | jq -r '.state // "none"'
+}
+
+t_state_is() { [ "$(t_status "$1" "$2")" = "$3" ]; }
+
+# t_check DESCRIPTION CMD...: fails the scenario unless CMD succeeds.
+t_check() {
+    local what=$1; shift
+    "$@" || t_fail "$what"
+    t_log "ok: $what"
+}
+
+# t_publish OUT ID VERSION FILE: a drop-in build, published as the spec
+# says: the binary renamed into artifacts/, then the manifest into ready/.
+t_publish() {
+    local out=$1 id=$2 v=$3 file=$4 name="$2@$3"
+    mkdir -p "$out/artifacts" "$out/ready" "$out/tmp"
+    cp "$file" "$out/tmp/.bin-$name"
+    sync "$out/tmp/.bin-$name"
+    mv "$out/tmp/.bin-$name" "$out/artifacts/$name"
+    printf '{"pipeline_id":"%s","version":%s,"state":"success",%s}\n' \
+        "$id" "$v" "\"artifact\":\"artifacts/$name\",\"log\":\"\"" \
+        >"$out/tmp/.man-$name"
+    mv "$out/tmp/.man-$name" "$out/ready/$name.json"
+}
+
+# t_pipeline DIR ID VERSION [SOURCE]: a C pipeline that prints its id,
+# placed as the spec asks: written under a dot name, then renamed.  An
+# existing pipeline gets its sources and then pipeline.json replaced.
+t_pipeline() {
+    local root=$1 id=$2 v=$3 src=${4:-} dir
+    dir=$root/.new-$id
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if [ -z "$src" ]; then
+        printf '#include <stdio.h>\nint main(void) { puts("pipeline %s"); }\n' \
+            "$id" >"$dir/main.c"
+    else
+        printf '%s\n' "$src" >"$dir/main.c"
+    fi
+    printf 'all:\n\t$(CC) -O0 -o "$(OUT)" main.c\n' >"$dir/Makefile"
+    printf '{"version": %s, "name": "p%s"}\n' "$v" "$id" >"$dir/pipeline.json"
+    if [ -d "$root/$id" ]; then
+        mv "$dir/main.c" "$dir/Makefile" "$root/$id/"
+        mv "$dir/pipeline.json" "$root/$id/.pipeline.json"
+        mv "$root/$id/.pipeline.json" "$root/$id/pipeline.json"
+        rm -rf "$dir"
+    else
+        mv "$dir" "$root/$id"
+    fi
+}

@@ -1,0 +1,187 @@
+/* test_manifest.c - manifests, pipeline.json and the hash format. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hash.h"
+#include "manifest.h"
+
+static int parse(const char *json, struct manifest *m, char *err)
+{
+    return manifest_parse(json, strlen(json), m, err, 256);
+}
+
+static void test_success_manifest(void **state)
+{
+    const char *json =
+        "{\"pipeline_id\":\"17\",\"version\":3,\"state\":\"success\","
+        "\"artifact\":\"artifacts/17@3\",\"log\":\"ok\\n\",\"worker_id\":2,"
+        "\"started_at\":\"2026-12-03T10:00:00Z\","
+        "\"finished_at\":\"2026-12-03T10:00:01Z\",\"extra\":1}";
+    struct manifest m;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(parse(json, &m, err), 0);
+    assert_string_equal(m.pipeline_id, "17");
+    assert_int_equal(m.version, 3);
+    assert_int_equal(m.state, STATE_SUCCESS);
+    assert_string_equal(m.artifact, "artifacts/17@3");
+    assert_string_equal(m.log, "ok\n");
+    assert_int_equal(m.worker_id, 2);
+    assert_string_equal(m.finished_at, "2026-12-03T10:00:01Z");
+    manifest_free(&m);
+}
+
+static void test_round_trip(void **state)
+{
+    struct manifest m = {.version = 9, .state = STATE_COMPILE_ERROR,
+                         .worker_id = 1};
+    struct manifest back;
+    char err[256];
+    char *json;
+
+    (void)state;
+    strcpy(m.pipeline_id, "0192c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b");
+    assert_int_equal(manifest_set_log(&m, "main.c:1: error: \"x\"\n", 21),
+                     0);
+    json = manifest_encode(&m);
+    assert_non_null(json);
+    assert_int_equal(parse(json, &back, err), 0);
+    assert_string_equal(back.pipeline_id, m.pipeline_id);
+    assert_int_equal(back.state, STATE_COMPILE_ERROR);
+    assert_string_equal(back.log, m.log);
+    free(json);
+    manifest_free(&m);
+    manifest_free(&back);
+}
+
+static void test_bad_manifests(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{",
+        "{\"pipeline_id\":\"x\",\"version\":1,\"state\":\"success\"}",
+        "{\"pipeline_id\":\"1\",\"version\":0,\"state\":\"compile_error\"}",
+        "{\"pipeline_id\":\"1\",\"version\":\"1\",\"state\":\"success\"}",
+        "{\"pipeline_id\":\"1\",\"version\":1,\"state\":\"pending\"}",
+        "{\"pipeline_id\":\"1\",\"version\":1,\"state\":\"success\"}",
+        "{\"pipeline_id\":\"1\",\"version\":1,\"state\":\"success\","
+        "\"artifact\":\"../etc/passwd\"}",
+        "{\"pipeline_id\":\"1\",\"version\":1,\"state\":\"success\","
+        "\"artifact\":\"/etc/passwd\"}",
+        "{\"pipeline_id\":\"1\",\"version\":1,\"state\":\"success\","
+        "\"artifact\":\"artifacts/../../x\"}",
+        "{\"pipeline_id\":\"1\",\"version\":1,\"version\":2,"
+        "\"state\":\"compile_error\"}",
+        "{\"pipeline_id\":\"1\",\"version\":1,\"state\":\"compile_error\","
+        "\"log\":5}",
+    };
+    struct manifest m;
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(parse(bad[i], &m, err), -1);
+        assert_true(strlen(err) > 0);
+    }
+}
+
+static void test_log_tail(void **state)
+{
+    struct manifest m = {0};
+    size_t len = MANIFEST_LOG_MAX + 10;
+    char *big = malloc(len);
+
+    (void)state;
+    memset(big, 'a', len);
+    /* A two-byte character straddles the cut: it must not be halved. */
+    big[9] = (char)0xc3;
+    big[10] = (char)0xa9;
+    big[len - 1] = (char)0xff;
+    assert_int_equal(manifest_set_log(&m, big, len), 0);
+    assert_int_equal(strlen(m.log), MANIFEST_LOG_MAX - 1);
+    assert_int_equal(m.log[0], 'a');
+    assert_int_equal(m.log[strlen(m.log) - 1], '?');
+    free(big);
+    manifest_free(&m);
+}
+
+static void test_pipeline_json(void **state)
+{
+    int64_t v;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(pipeline_parse("{\"version\":4,\"name\":\"x\"}", 24, &v,
+                                    err, sizeof(err)),
+                     0);
+    assert_int_equal(v, 4);
+    assert_int_equal(pipeline_parse("{\"name\":\"x\"}", 12, &v, err,
+                                    sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "version"));
+    assert_int_equal(pipeline_parse("{\"version\":1.5}", 15, &v, err,
+                                    sizeof(err)),
+                     -1);
+    assert_int_equal(pipeline_parse("{\"version\":-2}", 14, &v, err,
+                                    sizeof(err)),
+                     -1);
+    assert_int_equal(pipeline_parse("{\"version\":", 11, &v, err,
+                                    sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "invalid JSON"));
+}
+
+/* Digests printed by `xxhsum -H2` for the same bytes. */
+static void test_hash_matches_xxhsum(void **state)
+{
+    struct hash_state *st = hash_new();
+    char hex[HASH_HEX_LEN];
+    char path[] = "/tmp/binrelay-hash-XXXXXX";
+    char *zeros = calloc(1, 1000000);
+    int fd = mkstemp(path);
+    off_t size;
+
+    (void)state;
+    hash_hex(st, hex);
+    assert_string_equal(hex, "99aa06d3014798d86001c324468d497f");
+    hash_update(st, "hello", 5);
+    hash_hex(st, hex);
+    assert_string_equal(hex, "b5e9c1ad071b3e7fc779cfaa5e523818");
+    hash_free(st);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, zeros, 1000000), 1000000);
+    assert_int_equal(hash_fd(fd, hex, &size), 0);
+    assert_int_equal(size, 1000000);
+    assert_string_equal(hex, "ef233fc372a159319d648391f361d99a");
+    assert_true(hash_hex_valid(hex));
+    assert_false(hash_hex_valid("EF233FC372A159319D648391F361D99A"));
+    close(fd);
+    unlink(path);
+    free(zeros);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_success_manifest),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_bad_manifests),
+        cmocka_unit_test(test_log_tail),
+        cmocka_unit_test(test_pipeline_json),
+        cmocka_unit_test(test_hash_matches_xxhsum),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
