@@ -7,7 +7,7 @@ builder never sees a half-updated tree.  Argument: (list $ oneTime).
 {{- define "binrelay.gitSyncContainer" -}}
 {{- $ := index . 0 }}
 {{- $oneTime := index . 1 }}
-{{- $g := $.Values.pipelines.gitSync }}
+{{- $g := $.Values.pipelines.gitSync -}}
 image: {{ $g.image }}
 imagePullPolicy: {{ $g.imagePullPolicy }}
 env:
