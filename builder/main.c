@@ -1,1 +1,312 @@
-int main(void){return 0;}
+/* main.c - the builder: flags, start-up, and the one main loop. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fleet.h"
+#include "job.h"
+#include "log.h"
+#include "outdir.h"
+#include "sched.h"
+#include "timeutil.h"
+#include "watch.h"
+
+#define PROG "builder"
+/* Events come in bursts (a checkout, a rename dance); scan once after. */
+#define DEBOUNCE_MS 100
+#define STOP_GRACE_S 10
+
+struct options {
+    const char *pipelines, *out, *worker_id, *workers, *build_cmd;
+    const char *statefulset, *sa_dir, *log_level;
+    long jobs, build_timeout, check_interval, heartbeat_interval;
+    long rescan_interval, k8s_start_timeout;
+};
+
+struct loop {
+    struct options opt;
+    struct fleet fleet;
+    struct outdir out;
+    struct watch *watch;
+    struct sched *sched;
+    char pipelines[PATH_MAX];
+    int sigfd;
+    int64_t rescan_at, backstop_at, heartbeat_at;
+    int stopping;
+};
+
+static void parse_options(struct options *o, int argc, char **argv)
+{
+    const struct config_opt opts[] = {
+        {"pipelines", CONFIG_STRING, &o->pipelines, "DIR",
+         "the pipelines directory (required)", 0, 0},
+        {"out", CONFIG_STRING, &o->out, "DIR",
+         "the shared volume results are published into (required)", 0, 0},
+        {"worker-id", CONFIG_STRING, &o->worker_id, "K|auto",
+         "this worker; auto: the hostname's trailing -<n>", 0, 0},
+        {"workers", CONFIG_STRING, &o->workers, "N|k8s",
+         "fleet size; k8s: the StatefulSet's spec.replicas", 0, 0},
+        {"build-cmd", CONFIG_STRING, &o->build_cmd, "CMD",
+         "build command, run with /bin/sh -c in a scratch directory", 0, 0},
+        {"jobs", CONFIG_LONG, &o->jobs, "N", "builds at once", 1, 1024},
+        {"build-timeout", CONFIG_LONG, &o->build_timeout, "SECONDS",
+         "a build running longer is killed: a compile error", 1, 604800},
+        {"statefulset", CONFIG_STRING, &o->statefulset, "NAME",
+         "StatefulSet for --workers k8s; default: hostname less -<n>", 0, 0},
+        {"k8s-check-interval", CONFIG_LONG, &o->check_interval, "SECONDS",
+         "how often the replica count is checked again", 1, 86400},
+        {"k8s-serviceaccount-dir", CONFIG_STRING, &o->sa_dir, "DIR",
+         "token, ca.crt and namespace for the Kubernetes API", 0, 0},
+        {"k8s-start-timeout", CONFIG_LONG, &o->k8s_start_timeout, "SECONDS",
+         "how long an unanswered Kubernetes API is retried at start", 1,
+         3600},
+        {"heartbeat-interval", CONFIG_LONG, &o->heartbeat_interval,
+         "SECONDS", "how often OUT/heartbeat is renewed", 1, 3600},
+        {"rescan-interval", CONFIG_LONG, &o->rescan_interval, "SECONDS",
+         "full rescan of the pipelines even without inotify events", 1,
+         86400},
+        {"log-level", CONFIG_STRING, &o->log_level, "LEVEL",
+         "debug, info, warn or error", 0, 0},
+    };
+
+    *o = (struct options){
+        .worker_id = "auto",
+        .workers = "1",
+        .build_cmd = "make -C \"$PIPELINE_SRC\" OUT=\"$PIPELINE_OUT\"",
+        .sa_dir = FLEET_SA_DIR,
+        .log_level = "info",
+        .jobs = 1,
+        .build_timeout = 3600,
+        .check_interval = 30,
+        .k8s_start_timeout = 30,
+        .heartbeat_interval = 2,
+        .rescan_interval = 30,
+    };
+    config_parse(PROG,
+                 "Builds the pipelines assigned to this worker and publishes "
+                 "each result into the shared volume.",
+                 opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv);
+    if (o->pipelines == NULL || o->pipelines[0] == '\0')
+        config_die(PROG, "--pipelines is required");
+    if (o->out == NULL || o->out[0] == '\0')
+        config_die(PROG, "--out is required");
+    if (o->build_cmd[0] == '\0')
+        config_die(PROG, "--build-cmd is empty");
+    if (log_set_level(o->log_level) < 0)
+        config_die(PROG, "--log-level: '%s' is not debug, info, warn or error",
+                   o->log_level);
+}
+
+/* The path as given, made absolute, symlinks left for the watcher. */
+static void absolute_path(char *buf, size_t size, const char *path)
+{
+    char cwd[PATH_MAX];
+    size_t len;
+
+    if (path[0] == '/') {
+        snprintf(buf, size, "%s", path);
+    } else {
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            config_die(PROG, "cannot get the working directory: %s",
+                       strerror(errno));
+        snprintf(buf, size, "%s/%s", cwd, path);
+    }
+    len = strlen(buf);
+    while (len > 1 && buf[len - 1] == '/')
+        buf[--len] = '\0';
+}
+
+static void start_fleet(struct loop *l)
+{
+    struct fleet_opts fo = {
+        .worker_id = l->opt.worker_id,
+        .workers = l->opt.workers,
+        .statefulset = l->opt.statefulset,
+        .sa_dir = l->opt.sa_dir,
+        .check_interval = l->opt.check_interval,
+        .start_timeout_ms = l->opt.k8s_start_timeout * 1000,
+    };
+
+    fleet_resolve(PROG, &fo, &l->fleet);
+}
+
+static int start_signals(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void start(struct loop *l, int argc, char **argv)
+{
+    struct sched_config sc;
+
+    parse_options(&l->opt, argc, argv);
+    absolute_path(l->pipelines, sizeof(l->pipelines), l->opt.pipelines);
+    start_fleet(l);
+    if (outdir_open(&l->out, l->opt.out) < 0)
+        config_die(PROG, "--out: cannot set up '%s': %s", l->opt.out,
+                   strerror(errno));
+    outdir_clean(&l->out);
+
+    l->sigfd = start_signals();
+    if (l->sigfd < 0) {
+        log_error("cannot set up signals", "error=\"%s\"", strerror(errno));
+        exit(1);
+    }
+    l->watch = watch_open(l->pipelines);
+    if (l->watch == NULL)
+        log_warn("inotify unavailable; relying on the periodic rescan",
+                 "error=\"%s\"", strerror(errno));
+
+    sc = (struct sched_config){
+        .worker_id = l->fleet.worker_id,
+        .workers = l->fleet.workers,
+        .jobs = l->opt.jobs,
+        .stop_grace_s = STOP_GRACE_S,
+        .pipelines = l->pipelines,
+        .env = {.cmd = l->opt.build_cmd,
+                .pipelines = l->pipelines,
+                .tmpdir = l->out.tmp,
+                .timeout_s = l->opt.build_timeout},
+        .out = &l->out,
+        .watch = l->watch,
+    };
+    l->sched = sched_new(&sc);
+    if (l->sched == NULL) {
+        log_error("out of memory", NULL);
+        exit(1);
+    }
+    log_info("builder started",
+             "pipelines=\"%s\" out=\"%s\" worker_id=%ld workers=%ld jobs=%ld",
+             l->pipelines, l->out.path, l->fleet.worker_id,
+             l->fleet.workers, l->opt.jobs);
+}
+
+static void on_signals(struct loop *l)
+{
+    struct signalfd_siginfo si;
+    int status;
+    pid_t pid;
+
+    while (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD || l->stopping)
+            continue;
+        log_info("stopping", "signal=%s", strsignal((int)si.ssi_signo));
+        l->stopping = 1;
+        sched_stop(l->sched);
+    }
+    /* One SIGCHLD may stand for several exits. */
+    while ((pid = job_reap(&status)) > 0)
+        sched_reaped(l->sched, pid, status);
+}
+
+static void heartbeat(struct loop *l, int64_t now)
+{
+    int building, queued;
+
+    if (now < l->heartbeat_at)
+        return;
+    l->heartbeat_at = now + l->opt.heartbeat_interval * 1000;
+    sched_counts(l->sched, &building, &queued);
+    if (outdir_heartbeat(&l->out, l->fleet.worker_id, building, queued) < 0)
+        log_warn("cannot write heartbeat", "error=\"%s\"", strerror(errno));
+}
+
+static void maybe_rescan(struct loop *l, int64_t now)
+{
+    if (l->stopping)
+        return;
+    if (now >= l->backstop_at || sched_rescan_due(l->sched) ||
+        (l->rescan_at != 0 && now >= l->rescan_at)) {
+        l->rescan_at = 0;
+        l->backstop_at = now + l->opt.rescan_interval * 1000;
+        sched_rescan(l->sched);
+    }
+}
+
+static int64_t min_wait(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+static int poll_timeout(const struct loop *l, int64_t now)
+{
+    int64_t wait = l->heartbeat_at - now;
+
+    if (!l->stopping) {
+        wait = min_wait(wait, l->backstop_at - now);
+        if (l->rescan_at != 0)
+            wait = min_wait(wait, l->rescan_at - now);
+        wait = min_wait(wait, fleet_next_ms(&l->fleet));
+    }
+    wait = min_wait(wait, sched_next_ms(l->sched));
+    if (wait < 0)
+        wait = 0;
+    return wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+static void wait_events(struct loop *l)
+{
+    struct pollfd fds[2] = {
+        {.fd = l->sigfd, .events = POLLIN},
+        {.fd = l->watch ? watch_fd(l->watch) : -1, .events = POLLIN},
+    };
+    int64_t now = timeutil_mono_ms();
+
+    if (poll(fds, 2, poll_timeout(l, now)) < 0 && errno != EINTR) {
+        log_error("poll failed", "error=\"%s\"", strerror(errno));
+        exit(1);
+    }
+    if (fds[0].revents & POLLIN)
+        on_signals(l);
+    if ((fds[1].revents & POLLIN) && watch_read(l->watch) &&
+        l->rescan_at == 0)
+        l->rescan_at = timeutil_mono_ms() + DEBOUNCE_MS;
+}
+
+int main(int argc, char **argv)
+{
+    struct loop l;
+
+    memset(&l, 0, sizeof(l));
+    log_init(PROG);
+    start(&l, argc, argv);
+
+    for (;;) {
+        int64_t now = timeutil_mono_ms();
+
+        heartbeat(&l, now);
+        if (!l.stopping && fleet_check(&l.fleet) < 0) {
+            sched_abort(l.sched);
+            return 1;
+        }
+        maybe_rescan(&l, now);
+        sched_tick(l.sched);
+        if (l.stopping && sched_running(l.sched) == 0)
+            break;
+        wait_events(&l);
+    }
+    log_info("builder stopped", NULL);
+    sched_free(l.sched);
+    watch_close(l.watch);
+    return 0;
+}

@@ -2,6 +2,7 @@
 #ifndef BINRELAY_FLEET_H
 #define BINRELAY_FLEET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Where Kubernetes mounts a pod's service-account token, CA, namespace. */
@@ -13,7 +14,12 @@ struct fleet_opts {
     const char *statefulset; /* NULL: the hostname minus its ordinal */
     const char *sa_dir;      /* NULL: FLEET_SA_DIR */
     long check_interval;     /* seconds between replica checks (k8s) */
+    long start_timeout_ms;   /* how long an unanswered API is retried at
+                                start; 0: FLEET_START_TIMEOUT_MS */
 };
+
+/* The API may lag a pod's start by a few seconds; longer is an error. */
+#define FLEET_START_TIMEOUT_MS 30000
 
 struct fleet {
     long worker_id;
@@ -45,5 +51,18 @@ int fleet_check(struct fleet *f);
 
 /* Milliseconds until fleet_check() has work, or -1 for never. */
 int64_t fleet_next_ms(const struct fleet *f);
+
+/*
+ * The StatefulSet a pod belongs to: 'hostname' less its trailing
+ * "-<n>".  Returns 0, or -1 when it has no ordinal or 'size' is short.
+ */
+int fleet_statefulset_name(const char *hostname, char *buf, size_t size);
+
+/*
+ * Reads spec.replicas from a StatefulSet object (absent means 1, as in
+ * Kubernetes).  Returns 0, or -1 with a reason in 'err'.
+ */
+int fleet_parse_replicas(const char *json, size_t len, long *replicas,
+                         char *err, size_t errsize);
 
 #endif

@@ -1,0 +1,327 @@
+/* job.c - starting, stopping and reaping build process groups. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fsio.h"
+#include "job.h"
+#include "log.h"
+
+extern char **environ;
+
+#define JOB_ENV_MAX 256
+#define JOB_BOOT_ID_LEN 40
+
+/* Variables a build may inherit: toolchains and compiler caches. */
+static const char *const job_env_names[] = {
+    "PATH",      "LANG",           "LC_ALL",     "TZ",
+    "RUSTC_WRAPPER", "CC",         "CXX",        "CFLAGS",
+    "CXXFLAGS",  "LDFLAGS",        "CPPFLAGS",   "MAKEFLAGS",
+    "CARGO_HOME", "RUSTUP_HOME",
+};
+
+static const char *const job_env_prefixes[] = {
+    "SCCACHE_",
+    "AWS_",
+    "CCACHE_",
+};
+
+static int job_env_allowed(const char *var)
+{
+    const char *eq = strchr(var, '=');
+    size_t len = eq ? (size_t)(eq - var) : strlen(var);
+
+    for (size_t i = 0; i < sizeof(job_env_names) / sizeof(*job_env_names);
+         i++) {
+        if (strlen(job_env_names[i]) == len &&
+            strncmp(var, job_env_names[i], len) == 0)
+            return 1;
+    }
+    for (size_t i = 0;
+         i < sizeof(job_env_prefixes) / sizeof(*job_env_prefixes); i++) {
+        if (strncmp(var, job_env_prefixes[i], strlen(job_env_prefixes[i])) ==
+            0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Space for the variables a job sets itself, kept with the array. */
+struct job_envp {
+    char *vars[JOB_ENV_MAX + 8];
+    char own[6][PATH_MAX + 32];
+    int n;
+};
+
+static void job_env_set(struct job_envp *ev, int slot, const char *name,
+                        const char *value)
+{
+    snprintf(ev->own[slot], sizeof(ev->own[slot]), "%s=%s", name, value);
+    ev->vars[ev->n++] = ev->own[slot];
+}
+
+/*
+ * The environment is an allow-list, not a deny-list: whatever else the
+ * builder was given (BINRELAY_* with the upload token first of all)
+ * must never reach code that a pipeline's author controls.
+ */
+static void job_env_build(struct job_envp *ev, const struct job *j,
+                          const struct job_env *e)
+{
+    char version[24];
+    char src[PATH_MAX];
+    int has_path = 0;
+
+    ev->n = 0;
+    for (char **v = environ; *v != NULL && ev->n < JOB_ENV_MAX; v++) {
+        if (!job_env_allowed(*v))
+            continue;
+        has_path |= strncmp(*v, "PATH=", 5) == 0;
+        ev->vars[ev->n++] = *v;
+    }
+    if (!has_path)
+        ev->vars[ev->n++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+
+    snprintf(version, sizeof(version), "%lld", (long long)j->version);
+    snprintf(src, sizeof(src), "%s/%s", e->pipelines, j->id);
+    job_env_set(ev, 0, "HOME", j->scratch);
+    job_env_set(ev, 1, "TMPDIR", j->scratch);
+    job_env_set(ev, 2, "PIPELINE_ID", j->id);
+    job_env_set(ev, 3, "PIPELINE_VERSION", version);
+    job_env_set(ev, 4, "PIPELINE_SRC", src);
+    job_env_set(ev, 5, "PIPELINE_OUT", j->artifact);
+    ev->vars[ev->n] = NULL;
+}
+
+static void job_boot_id(char *buf, size_t size)
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+    snprintf(buf, size, "unknown");
+    if (f == NULL)
+        return;
+    if (fgets(buf, (int)size, f) != NULL)
+        buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+}
+
+/*
+ * In the child: written before exec, so before any grandchild exists,
+ * the record survives even a builder SIGKILLed a moment after fork.
+ */
+static void job_child_record_pgid(void)
+{
+    char line[JOB_BOOT_ID_LEN + 32], boot[JOB_BOOT_ID_LEN];
+    int fd;
+
+    job_boot_id(boot, sizeof(boot));
+    snprintf(line, sizeof(line), "%ld %s\n", (long)getpid(), boot);
+    fd = open(JOB_PGID_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    if (fsio_write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0)
+        log_warn("cannot record build process group", NULL);
+    close(fd);
+}
+
+static void job_child(const struct job *j, const struct job_env *e,
+                      struct job_envp *ev, int logfd, pid_t parent)
+{
+    char *argv[] = {"sh", "-c", (char *)e->cmd, NULL};
+    sigset_t none;
+    int devnull;
+
+    setpgid(0, 0);
+    /* The shell dies with the builder; the rest of its group is killed
+     * by the next builder from the pgid record. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+
+    if (chdir(j->scratch) < 0)
+        _exit(127);
+    job_child_record_pgid();
+    devnull = open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
+        dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0)
+        _exit(127);
+    execve("/bin/sh", argv, ev->vars);
+    dprintf(STDERR_FILENO, "cannot run /bin/sh: %s\n", strerror(errno));
+    _exit(127);
+}
+
+static int job_make_scratch(struct job *j, const struct job_env *e)
+{
+    static unsigned counter;
+    char name[IDENT_NAME_MAX];
+
+    ident_format_name(name, j->id, j->version);
+    snprintf(j->scratch, sizeof(j->scratch), "%s/" FSIO_TMP_PREFIX "build-%s-%ld-%u",
+             e->tmpdir, name, (long)getpid(), counter++);
+    snprintf(j->artifact, sizeof(j->artifact), "%s/artifact", j->scratch);
+    return mkdir(j->scratch, 0755);
+}
+
+int job_start(struct job *j, const struct job_env *e)
+{
+    static struct job_envp ev;
+    char path[PATH_MAX];
+    pid_t parent = getpid();
+    int logfd, saved;
+
+    if (job_make_scratch(j, e) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/" JOB_LOG_FILE, j->scratch);
+    logfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    if (logfd < 0)
+        goto out_scratch;
+    job_env_build(&ev, j, e);
+
+    j->pid = fork();
+    if (j->pid == 0)
+        job_child(j, e, &ev, logfd, parent);
+    saved = errno;
+    close(logfd);
+    if (j->pid < 0) {
+        errno = saved;
+        goto out_scratch;
+    }
+
+    /* Also here, so that a signal sent before the child ran reaches it. */
+    setpgid(j->pid, j->pid);
+    j->end = JOB_RUNNING;
+    j->started_ms = timeutil_mono_ms();
+    j->deadline_ms = j->started_ms + e->timeout_s * 1000;
+    timeutil_now_rfc3339(j->started_at);
+    return 0;
+
+out_scratch:
+    saved = errno;
+    job_remove_scratch(j);
+    errno = saved;
+    return -1;
+}
+
+void job_signal(const struct job *j, int sig)
+{
+    if (j->pid > 0)
+        kill(-j->pid, sig);
+}
+
+pid_t job_reap(int *status)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return -1;
+    if (si.si_pid == 0)
+        return 0;
+
+    /* The zombie still holds its pid, so the group id is still ours. */
+    kill(-si.si_pid, SIGKILL);
+    if (waitpid(si.si_pid, status, 0) < 0)
+        return -1;
+    return si.si_pid;
+}
+
+int job_log_tail(const struct job *j, size_t max, char **buf, size_t *len)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    off_t from;
+    ssize_t n;
+    int fd;
+
+    *buf = NULL;
+    *len = 0;
+    snprintf(path, sizeof(path), "%s/" JOB_LOG_FILE, j->scratch);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno != ENOENT)
+        return -1;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        st.st_size = 0;
+    from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+
+    *buf = malloc((size_t)(st.st_size - from) + 1);
+    if (*buf == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    n = fd >= 0 ? pread(fd, *buf, (size_t)(st.st_size - from), from) : 0;
+    if (fd >= 0)
+        close(fd);
+    *len = n > 0 ? (size_t)n : 0;
+    (*buf)[*len] = '\0';
+    return 0;
+}
+
+void job_remove_scratch(const struct job *j)
+{
+    if (j->scratch[0] != '\0' && fsio_remove_tree(AT_FDCWD, j->scratch) < 0)
+        log_warn("cannot remove scratch directory", "path=\"%s\" error=\"%s\"",
+                 j->scratch, strerror(errno));
+}
+
+/* The group recorded in 'name'/pgid, if it was recorded since boot. */
+static pid_t job_recorded_pgid(int tmpfd, const char *name)
+{
+    char path[PATH_MAX], boot[JOB_BOOT_ID_LEN], rec[JOB_BOOT_ID_LEN];
+    char *text;
+    size_t len;
+    long pgid;
+
+    snprintf(path, sizeof(path), "%s/" JOB_PGID_FILE, name);
+    if (fsio_read_small(tmpfd, path, 256, &text, &len) < 0)
+        return 0;
+    rec[0] = '\0';
+    if (sscanf(text, "%ld %39s", &pgid, rec) != 2)
+        pgid = 0;
+    free(text);
+
+    /* After a reboot the number may belong to anyone. */
+    job_boot_id(boot, sizeof(boot));
+    if (strcmp(boot, rec) != 0 || pgid <= 1)
+        return 0;
+    return (pid_t)pgid;
+}
+
+int job_kill_leftovers(int tmpfd)
+{
+    struct dirent *de;
+    DIR *dir;
+    int fd = dup(tmpfd), killed = 0;
+
+    if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        pid_t pgid;
+
+        if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+                                     strcmp(de->d_name, "..") == 0))
+            continue;
+        pgid = job_recorded_pgid(tmpfd, de->d_name);
+        if (pgid > 0 && kill(-pgid, SIGKILL) == 0) {
+            log_warn("killed build left by a previous builder",
+                     "pgid=%ld", (long)pgid);
+            killed++;
+        }
+    }
+    closedir(dir);
+    return killed;
+}

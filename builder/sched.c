@@ -1,0 +1,691 @@
+/* sched.c - the pipeline table, and when builds start, end or die. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manifest.h"
+#include "scan.h"
+#include "sched.h"
+
+/*
+ * A bad pipeline.json is acted on only once it has stayed bad this
+ * long: a file rewritten in place is briefly half-written, and that
+ * must neither be logged nor published as the pipeline's result.
+ */
+#define SCHED_SETTLE_MS 1500
+/* After a failure to start or publish, wait before trying again. */
+#define SCHED_HOLD_MS 2000
+/* Room kept in a manifest's log for the builder's own last line. */
+#define SCHED_NOTE_MAX 256
+
+struct pipe {
+    char id[IDENT_ID_MAX + 1];
+    int64_t want;      /* the version pipeline.json names; 0: none */
+    int64_t published; /* the highest in ready/ or done/ */
+    uint64_t seq;      /* when it became due: oldest builds first */
+    unsigned gen;      /* the rescan that last saw it */
+    struct job *job;   /* its live (not cancelled) build */
+    char err[256];     /* what is wrong with pipeline.json, or "" */
+    int64_t err_since;
+    int err_done;      /* err was logged and, if it can be, published */
+    int64_t bad_version;
+};
+
+/* A directory whose name is no id: reported once while it exists. */
+struct badname {
+    char *name;
+    unsigned gen;
+};
+
+struct sched {
+    struct sched_config cfg;
+    struct pipe *p;
+    int n, cap;
+    struct job *jobs; /* cfg.jobs slots; pid 0 marks a free one */
+    struct badname *bad;
+    int nbad;
+    unsigned gen;
+    uint64_t seq;
+    int64_t settle_due; /* a rescan to act on a settled bad file; 0 none */
+    int64_t hold_until;
+    int64_t kill_at; /* while stopping: when SIGTERM turns to SIGKILL */
+    int stopping;
+    int root_warned;
+};
+
+struct sched *sched_new(const struct sched_config *cfg)
+{
+    struct sched *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->cfg = *cfg;
+    s->jobs = calloc((size_t)cfg->jobs, sizeof(*s->jobs));
+    if (s->jobs == NULL) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sched_free(struct sched *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < s->nbad; i++)
+        free(s->bad[i].name);
+    free(s->bad);
+    free(s->p);
+    free(s->jobs);
+    free(s);
+}
+
+/* The table is kept sorted by id, for bsearch. */
+static int sched_cmp(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct pipe *)elem)->id);
+}
+
+static struct pipe *sched_find(const struct sched *s, const char *id)
+{
+    return bsearch(id, s->p, (size_t)s->n, sizeof(*s->p), sched_cmp);
+}
+
+static struct pipe *sched_insert(struct sched *s, const char *id)
+{
+    int lo = 0, hi = s->n;
+    struct pipe *p;
+
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+
+        if (strcmp(s->p[mid].id, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 64;
+        struct pipe *np = realloc(s->p, sizeof(*np) * (size_t)cap);
+
+        if (np == NULL)
+            return NULL;
+        s->p = np;
+        s->cap = cap;
+    }
+    memmove(&s->p[lo + 1], &s->p[lo], sizeof(*p) * (size_t)(s->n - lo));
+    s->n++;
+    p = &s->p[lo];
+    memset(p, 0, sizeof(*p));
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    return p;
+}
+
+static void sched_remove(struct sched *s, struct pipe *p)
+{
+    int i = (int)(p - s->p);
+
+    memmove(p, p + 1, sizeof(*p) * (size_t)(s->n - i - 1));
+    s->n--;
+}
+
+static struct job *sched_job_by_pid(struct sched *s, pid_t pid)
+{
+    for (long i = 0; i < s->cfg.jobs; i++) {
+        if (s->jobs[i].pid == pid)
+            return &s->jobs[i];
+    }
+    return NULL;
+}
+
+/* Kills a build's group; its end is handled when the shell is reaped. */
+static void sched_cancel(struct sched *s, struct pipe *p, const char *why)
+{
+    struct job *j = p->job;
+
+    (void)s;
+    log_info("build cancelled", "pipeline=%s version=%lld reason=\"%s\"",
+             j->id, (long long)j->version, why);
+    job_signal(j, SIGKILL);
+    j->end = JOB_CANCELLED;
+    p->job = NULL;
+}
+
+static void sched_bad_name(struct sched *s, const char *name)
+{
+    char quoted[300];
+    struct badname *nb;
+
+    for (int i = 0; i < s->nbad; i++) {
+        if (strcmp(s->bad[i].name, name) == 0) {
+            s->bad[i].gen = s->gen;
+            return;
+        }
+    }
+    nb = realloc(s->bad, sizeof(*nb) * (size_t)(s->nbad + 1));
+    if (nb == NULL)
+        return;
+    s->bad = nb;
+    s->bad[s->nbad].name = strdup(name);
+    if (s->bad[s->nbad].name == NULL)
+        return;
+    s->bad[s->nbad++].gen = s->gen;
+    log_warn("bad pipeline: not a valid id, never built", "name=%s",
+             log_quote(quoted, sizeof(quoted), name));
+}
+
+static void sched_forget_bad_names(struct sched *s)
+{
+    for (int i = 0; i < s->nbad;) {
+        if (s->bad[i].gen == s->gen) {
+            i++;
+            continue;
+        }
+        free(s->bad[i].name);
+        s->bad[i] = s->bad[--s->nbad];
+    }
+}
+
+static void sched_want(struct sched *s, struct pipe *p, int64_t version)
+{
+    if (p->want != version)
+        p->seq = ++s->seq;
+    p->want = version;
+}
+
+static void sched_good(struct sched *s, struct pipe *p, int64_t version)
+{
+    if (p->err[0] != '\0' && p->err_done)
+        log_info("pipeline.json is valid again", "pipeline=%s version=%lld",
+                 p->id, (long long)version);
+    p->err[0] = '\0';
+    p->err_done = 0;
+    sched_want(s, p, version);
+}
+
+static void sched_bad(struct sched *s, struct pipe *p,
+                      const struct scan_result *r)
+{
+    int64_t now = timeutil_mono_ms();
+
+    if (strcmp(p->err, r->err) != 0 || p->bad_version != r->bad_version) {
+        snprintf(p->err, sizeof(p->err), "%s", r->err);
+        p->bad_version = r->bad_version;
+        p->err_since = now;
+        p->err_done = 0;
+    }
+    if (!p->err_done && (s->settle_due == 0 ||
+                         p->err_since + SCHED_SETTLE_MS < s->settle_due))
+        s->settle_due = p->err_since + SCHED_SETTLE_MS;
+}
+
+struct sched_scan {
+    struct sched *s;
+    int rootfd;
+};
+
+static void sched_entry(const char *name, void *arg)
+{
+    struct sched_scan *sc = arg;
+    struct sched *s = sc->s;
+    struct scan_result r;
+    struct pipe *p;
+
+    if (!ident_valid(name)) {
+        /*
+         * Every worker sees it; one report is enough.  Only directories
+         * are reported: a README or a LICENSE at the top of a git-sync
+         * checkout is no pipeline gone wrong.
+         */
+        if (s->cfg.worker_id == 0 && scan_is_dir(sc->rootfd, name))
+            sched_bad_name(s, name);
+        return;
+    }
+    if (ident_worker(name, s->cfg.workers) != s->cfg.worker_id)
+        return;
+
+    /* Watched before it is read, so no change can fall in between. */
+    if (s->cfg.watch != NULL)
+        watch_pipeline(s->cfg.watch, name);
+    scan_pipeline(sc->rootfd, name, &r);
+    p = sched_find(s, name);
+    if (p == NULL && (p = sched_insert(s, name)) == NULL)
+        return;
+    p->gen = s->gen;
+    if (r.version > 0)
+        sched_good(s, p, r.version);
+    else
+        sched_bad(s, p, &r);
+}
+
+static void sched_published(const char *id, int64_t version, void *arg)
+{
+    struct pipe *p = sched_find(arg, id);
+
+    if (p != NULL && version > p->published)
+        p->published = version;
+}
+
+/* Pipelines whose directory is gone: their builds are pointless now. */
+static void sched_sweep(struct sched *s)
+{
+    for (int i = 0; i < s->n;) {
+        struct pipe *p = &s->p[i];
+
+        if (p->gen == s->gen) {
+            i++;
+            continue;
+        }
+        if (p->job != NULL)
+            sched_cancel(s, p, "pipeline removed");
+        log_info("pipeline removed", "pipeline=%s", p->id);
+        sched_remove(s, p);
+    }
+}
+
+/*
+ * The spec files every result under a version.  A pipeline.json that
+ * is still bad after settling is reported where it can be: as a
+ * compile_error under the version it names, if it names one; without
+ * a version there is nothing to file it under, and inventing one
+ * would hide the real build of that number, so it is only logged.
+ */
+static void sched_report_bad(struct sched *s, struct pipe *p)
+{
+    char reason[300], log[400];
+    struct manifest m;
+
+    p->err_done = 1;
+    log_warn("bad pipeline: invalid pipeline.json", "pipeline=%s reason=%s",
+             p->id, log_quote(reason, sizeof(reason), p->err));
+    /* Only a version newer than every good one is a new result. */
+    if (p->bad_version <= p->published || p->bad_version <= p->want)
+        return;
+
+    if (p->job != NULL)
+        sched_cancel(s, p, "pipeline.json became invalid");
+    memset(&m, 0, sizeof(m));
+    snprintf(m.pipeline_id, sizeof(m.pipeline_id), "%s", p->id);
+    m.version = p->bad_version;
+    m.state = STATE_COMPILE_ERROR;
+    m.worker_id = s->cfg.worker_id;
+    timeutil_now_rfc3339(m.started_at);
+    memcpy(m.finished_at, m.started_at, sizeof(m.finished_at));
+    snprintf(log, sizeof(log), "invalid pipeline.json: %s\n", p->err);
+    if (manifest_set_log(&m, log, strlen(log)) == 0 &&
+        outdir_publish(s->cfg.out, &m, NULL) == 0) {
+        p->published = p->bad_version;
+        log_info("published", "pipeline=%s version=%lld state=compile_error",
+                 p->id, (long long)m.version);
+    } else {
+        log_error("cannot publish result", "pipeline=%s error=\"%s\"", p->id,
+                  strerror(errno));
+        p->err_done = 0;
+    }
+    manifest_free(&m);
+}
+
+static void sched_settle(struct sched *s)
+{
+    int64_t now = timeutil_mono_ms();
+
+    s->settle_due = 0;
+    for (int i = 0; i < s->n; i++) {
+        struct pipe *p = &s->p[i];
+
+        if (p->err[0] == '\0' || p->err_done)
+            continue;
+        if (now >= p->err_since + SCHED_SETTLE_MS)
+            sched_report_bad(s, p);
+        else if (s->settle_due == 0 ||
+                 p->err_since + SCHED_SETTLE_MS < s->settle_due)
+            s->settle_due = p->err_since + SCHED_SETTLE_MS;
+    }
+}
+
+static int sched_open_root(struct sched *s)
+{
+    int fd = open(s->cfg.pipelines, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 && !s->root_warned) {
+        log_warn("cannot open pipelines directory; waiting for it",
+                 "path=\"%s\" error=\"%s\"", s->cfg.pipelines,
+                 strerror(errno));
+        s->root_warned = 1;
+    } else if (fd >= 0) {
+        s->root_warned = 0;
+    }
+    return fd;
+}
+
+static void sched_kick(struct sched *s);
+
+void sched_rescan(struct sched *s)
+{
+    struct sched_scan sc = {.s = s};
+
+    s->gen++;
+    if (s->cfg.watch != NULL)
+        watch_begin(s->cfg.watch);
+    sc.rootfd = sched_open_root(s);
+    /* A root that cannot be read is more likely a hiccup than a fleet
+     * with no pipelines: keep what is known until it reads again. */
+    if (sc.rootfd < 0)
+        return;
+    if (scan_names(sc.rootfd, sched_entry, &sc) < 0) {
+        log_warn("cannot read pipelines directory", "path=\"%s\" error=\"%s\"",
+                 s->cfg.pipelines, strerror(errno));
+        close(sc.rootfd);
+        return;
+    }
+    close(sc.rootfd);
+    if (s->cfg.watch != NULL)
+        watch_end(s->cfg.watch);
+    sched_sweep(s);
+    sched_forget_bad_names(s);
+    outdir_published(s->cfg.out, sched_published, s);
+    sched_settle(s);
+    sched_kick(s);
+}
+
+static struct job *sched_free_slot(struct sched *s)
+{
+    for (long i = 0; i < s->cfg.jobs; i++) {
+        if (s->jobs[i].pid == 0)
+            return &s->jobs[i];
+    }
+    return NULL;
+}
+
+static struct pipe *sched_next_due(struct sched *s)
+{
+    struct pipe *best = NULL;
+
+    for (int i = 0; i < s->n; i++) {
+        struct pipe *p = &s->p[i];
+
+        if (p->job != NULL || p->want <= p->published)
+            continue;
+        if (best == NULL || p->seq < best->seq)
+            best = p;
+    }
+    return best;
+}
+
+static int sched_start(struct sched *s, struct pipe *p, struct job *j)
+{
+    memset(j, 0, sizeof(*j));
+    snprintf(j->id, sizeof(j->id), "%s", p->id);
+    j->version = p->want;
+    if (job_start(j, &s->cfg.env) < 0) {
+        log_error("cannot start build", "pipeline=%s version=%lld error=\"%s\"",
+                  p->id, (long long)p->want, strerror(errno));
+        memset(j, 0, sizeof(*j));
+        return -1;
+    }
+    p->job = j;
+    if (outdir_mark_building(s->cfg.out, j->id, j->version,
+                             s->cfg.worker_id, j->started_at) < 0)
+        log_warn("cannot write building marker",
+                 "pipeline=%s version=%lld error=\"%s\"", j->id,
+                 (long long)j->version, strerror(errno));
+    log_info("build started", "pipeline=%s version=%lld pid=%ld", j->id,
+             (long long)j->version, (long)j->pid);
+    return 0;
+}
+
+/* Cancels overtaken builds, then fills free slots, oldest due first. */
+static void sched_kick(struct sched *s)
+{
+    struct pipe *p;
+    struct job *j;
+
+    for (int i = 0; i < s->n; i++) {
+        p = &s->p[i];
+        if (p->job != NULL && p->job->version != p->want)
+            sched_cancel(s, p, "a newer version arrived");
+    }
+    if (s->stopping || timeutil_mono_ms() < s->hold_until)
+        return;
+    while ((j = sched_free_slot(s)) != NULL &&
+           (p = sched_next_due(s)) != NULL) {
+        if (sched_start(s, p, j) < 0) {
+            s->hold_until = timeutil_mono_ms() + SCHED_HOLD_MS;
+            return;
+        }
+    }
+}
+
+/* The tail of the output, then a line of the builder's own if any. */
+static int sched_result_log(struct manifest *m, const struct job *j,
+                            const char *note)
+{
+    char *text, *all;
+    size_t len, nlen = note ? strlen(note) : 0;
+    int rc;
+
+    if (job_log_tail(j, MANIFEST_LOG_MAX - SCHED_NOTE_MAX, &text, &len) < 0)
+        return -1;
+    all = realloc(text, len + nlen + 2);
+    if (all == NULL) {
+        free(text);
+        return -1;
+    }
+    if (nlen > 0) {
+        if (len > 0 && all[len - 1] != '\n')
+            all[len++] = '\n';
+        memcpy(all + len, note, nlen);
+        len += nlen;
+    }
+    rc = manifest_set_log(m, all, len);
+    free(all);
+    return rc;
+}
+
+/* Decides success or compile_error; 'note' explains a failure. */
+static enum state sched_outcome(const struct job *j, int status, char *note,
+                                size_t size, long timeout_s)
+{
+    struct stat st;
+
+    note[0] = '\0';
+    if (j->end == JOB_TIMED_OUT) {
+        snprintf(note, size, "build timed out after %ld s\n", timeout_s);
+        return STATE_COMPILE_ERROR;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(note, size, "build killed by signal %d\n",
+                 WTERMSIG(status));
+        return STATE_COMPILE_ERROR;
+    }
+    if (WEXITSTATUS(status) != 0)
+        return STATE_COMPILE_ERROR;
+    if (lstat(j->artifact, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(note, size,
+                 "build exited 0 but left no regular file at "
+                 "PIPELINE_OUT\n");
+        return STATE_COMPILE_ERROR;
+    }
+    return STATE_SUCCESS;
+}
+
+static int sched_publish(struct sched *s, const struct job *j, int status)
+{
+    char note[SCHED_NOTE_MAX];
+    struct manifest m;
+    int rc = -1;
+
+    memset(&m, 0, sizeof(m));
+    snprintf(m.pipeline_id, sizeof(m.pipeline_id), "%s", j->id);
+    m.version = j->version;
+    m.worker_id = s->cfg.worker_id;
+    m.state = sched_outcome(j, status, note, sizeof(note),
+                            s->cfg.env.timeout_s);
+    memcpy(m.started_at, j->started_at, sizeof(m.started_at));
+    timeutil_now_rfc3339(m.finished_at);
+    if (sched_result_log(&m, j, note[0] ? note : NULL) < 0)
+        goto out_free;
+    if (outdir_publish(s->cfg.out, &m, j->artifact) < 0)
+        goto out_free;
+    log_info("published", "pipeline=%s version=%lld state=%s ms=%lld",
+             j->id, (long long)j->version, state_name(m.state),
+             (long long)(timeutil_mono_ms() - j->started_ms));
+    rc = 0;
+
+out_free:
+    manifest_free(&m);
+    return rc;
+}
+
+static void sched_finish(struct sched *s, struct job *j, int status)
+{
+    struct pipe *p = sched_find(s, j->id);
+
+    if (p != NULL && p->job == j)
+        p->job = NULL;
+    if (j->end == JOB_CANCELLED) {
+        log_debug("cancelled build reaped", "pipeline=%s version=%lld",
+                  j->id, (long long)j->version);
+    } else if (sched_publish(s, j, status) == 0) {
+        if (p != NULL && j->version > p->published)
+            p->published = j->version;
+    } else {
+        log_error("cannot publish result",
+                  "pipeline=%s version=%lld error=\"%s\"", j->id,
+                  (long long)j->version, strerror(errno));
+        s->hold_until = timeutil_mono_ms() + SCHED_HOLD_MS;
+    }
+    outdir_unmark_building(s->cfg.out, j->id, j->version);
+    job_remove_scratch(j);
+    memset(j, 0, sizeof(*j));
+}
+
+void sched_reaped(struct sched *s, pid_t pid, int status)
+{
+    struct job *j = sched_job_by_pid(s, pid);
+
+    if (j == NULL)
+        return;
+    sched_finish(s, j, status);
+    sched_kick(s);
+}
+
+void sched_tick(struct sched *s)
+{
+    int64_t now = timeutil_mono_ms();
+
+    for (long i = 0; i < s->cfg.jobs; i++) {
+        struct job *j = &s->jobs[i];
+
+        if (j->pid == 0 || j->end != JOB_RUNNING || now < j->deadline_ms)
+            continue;
+        log_warn("build timed out", "pipeline=%s version=%lld timeout_s=%ld",
+                 j->id, (long long)j->version, s->cfg.env.timeout_s);
+        job_signal(j, SIGKILL);
+        j->end = JOB_TIMED_OUT;
+    }
+    if (s->stopping && s->kill_at != 0 && now >= s->kill_at) {
+        for (long i = 0; i < s->cfg.jobs; i++)
+            job_signal(&s->jobs[i], SIGKILL);
+        s->kill_at = 0;
+    }
+    sched_kick(s);
+}
+
+static int64_t sched_min_due(int64_t a, int64_t b)
+{
+    if (a <= 0)
+        return b;
+    if (b <= 0)
+        return a;
+    return a < b ? a : b;
+}
+
+int64_t sched_next_ms(const struct sched *s)
+{
+    int64_t due = 0, now = timeutil_mono_ms();
+
+    for (long i = 0; i < s->cfg.jobs; i++) {
+        if (s->jobs[i].pid != 0 && s->jobs[i].end == JOB_RUNNING)
+            due = sched_min_due(due, s->jobs[i].deadline_ms);
+    }
+    due = sched_min_due(due, s->settle_due);
+    if (s->stopping)
+        due = sched_min_due(due, s->kill_at);
+    else if (s->hold_until > now)
+        due = sched_min_due(due, s->hold_until);
+    if (due <= 0)
+        return -1;
+    return due > now ? due - now : 0;
+}
+
+int sched_rescan_due(const struct sched *s)
+{
+    return s->settle_due != 0 && timeutil_mono_ms() >= s->settle_due;
+}
+
+void sched_stop(struct sched *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    s->kill_at = timeutil_mono_ms() + s->cfg.stop_grace_s * 1000;
+    for (int i = 0; i < s->n; i++)
+        s->p[i].job = NULL;
+    for (long i = 0; i < s->cfg.jobs; i++) {
+        struct job *j = &s->jobs[i];
+
+        if (j->pid == 0)
+            continue;
+        log_info("stopping build", "pipeline=%s version=%lld", j->id,
+                 (long long)j->version);
+        job_signal(j, SIGTERM);
+        j->end = JOB_CANCELLED;
+    }
+}
+
+void sched_abort(struct sched *s)
+{
+    int status;
+    pid_t pid;
+
+    sched_stop(s);
+    for (long i = 0; i < s->cfg.jobs; i++)
+        job_signal(&s->jobs[i], SIGKILL);
+    while (sched_running(s) > 0) {
+        pid = job_reap(&status);
+        if (pid < 0)
+            break;
+        if (pid == 0) {
+            usleep(10000);
+            continue;
+        }
+        sched_reaped(s, pid, status);
+    }
+}
+
+int sched_running(const struct sched *s)
+{
+    int n = 0;
+
+    for (long i = 0; i < s->cfg.jobs; i++)
+        n += s->jobs[i].pid != 0;
+    return n;
+}
+
+void sched_counts(const struct sched *s, int *building, int *queued)
+{
+    *building = 0;
+    *queued = 0;
+    for (long i = 0; i < s->cfg.jobs; i++)
+        *building += s->jobs[i].pid != 0 && s->jobs[i].end != JOB_CANCELLED;
+    for (int i = 0; i < s->n; i++)
+        *queued += s->p[i].job == NULL && s->p[i].want > s->p[i].published;
+}
