@@ -513,3 +513,26 @@ test('the image runs as the uid the chart names', () => {
   for (const bin of ['builder', 'sidecar'])
     assert.match(dockerfile, new RegExp(`install .*bin/${bin} /out/usr/local/bin/${bin}`));
 });
+
+test('docs/KUBERNETES.md has a row for every value, and no other', () => {
+  const doc = readFileSync('docs/KUBERNETES.md', 'utf8');
+  const rows = new Set([...doc.matchAll(/^\| `([A-Za-z][\w.]*)` \|/gm)].map((m) => m[1]));
+  const values = parseObjects(readFileSync(`${CHART}/values.yaml`, 'utf8'))[0];
+  // Feldera's optional keys, present in values.yaml only as comments.
+  const commented = ['endpoint', 'serverSideEncryption', 'existingSecret']
+    .map((k) => `parallelCompilation.sccache.s3.${k}`);
+  const leaves = [...commented];
+  (function walk(obj, path) {
+    for (const [k, v] of Object.entries(obj)) {
+      const p = path ? `${path}.${k}` : k;
+      if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length) walk(v, p);
+      else leaves.push(p);
+    }
+  })(values, '');
+  // A row for a map (builder.resources) covers the keys under it.
+  const covered = (p) => p.split('.').some((_, i, parts) => rows.has(parts.slice(0, i + 1).join('.')));
+  assert.deepEqual(leaves.filter((p) => !covered(p)), []);
+  // Rows of the sccache variable table name values too; all must exist.
+  const known = (r) => leaves.some((p) => p === r || p.startsWith(`${r}.`));
+  assert.deepEqual([...rows].filter((r) => !known(r)), []);
+});
