@@ -261,7 +261,8 @@ const cases = {
       assert.deepEqual(pod.containers.map((c) => c.name), ['builder', 'sidecar']);
       assert.equal(pod.initContainers, undefined);
       assert.equal(builder.image, 'binrelay:0.1.0');
-      assert.equal(flag(builder.args, '--compiler-cache'), 'none');
+      // No cache: the builder's default, so the flag is left out.
+      assert.equal(flag(builder.args, '--compiler-cache'), undefined);
       assert.equal(flag(builder.args, '--build-cmd'), undefined);
       assert.deepEqual(builder.env.map((e) => e.name), ['HOME', 'TMPDIR']);
       assert.equal(flag(sidecar.args, '--upload-retries'), '10');
