@@ -180,11 +180,10 @@ static int fsio_read_fd(int fd, size_t max, char **buf, size_t *len)
     return 0;
 }
 
-int fsio_read_small(int dirfd, const char *name, size_t max, char **buf,
-                    size_t *len)
+static int fsio_read_opened(int dirfd, const char *name, int flags,
+                            size_t max, char **buf, size_t *len)
 {
-    int fd = openat(dirfd, name,
-                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
     int rc, saved;
 
     if (fd < 0)
@@ -194,6 +193,18 @@ int fsio_read_small(int dirfd, const char *name, size_t max, char **buf,
     close(fd);
     errno = saved;
     return rc;
+}
+
+int fsio_read_small(int dirfd, const char *name, size_t max, char **buf,
+                    size_t *len)
+{
+    return fsio_read_opened(dirfd, name, O_NOFOLLOW, max, buf, len);
+}
+
+int fsio_read_small_follow(int dirfd, const char *name, size_t max,
+                           char **buf, size_t *len)
+{
+    return fsio_read_opened(dirfd, name, 0, max, buf, len);
 }
 
 int fsio_remove_tree(int dirfd, const char *name)

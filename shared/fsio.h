@@ -54,6 +54,13 @@ int fsio_read_small(int dirfd, const char *name, size_t max, char **buf,
                     size_t *len);
 
 /*
+ * As fsio_read_small(), but a symlink is followed: for files that a
+ * ConfigMap or git-sync checkout presents through links.
+ */
+int fsio_read_small_follow(int dirfd, const char *name, size_t max,
+                           char **buf, size_t *len);
+
+/*
  * Removes every entry of 'dirfd' whose name starts with 'prefix', and
  * directories among them recursively.  Returns how many were removed.
  */

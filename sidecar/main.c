@@ -1,1 +1,339 @@
-int main(void){return 0;}
+/* main.c - the sidecar: ships this pod's results; on worker 0, receives. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fleet.h"
+#include "health.h"
+#include "log.h"
+#include "pending.h"
+#include "server.h"
+#include "shipper.h"
+#include "store.h"
+#include "timeutil.h"
+#include "token.h"
+
+#define PROG "sidecar"
+
+struct options {
+    const char *watch, *listen, *worker_id, *workers, *leader, *store;
+    const char *pipelines, *token_file, *tls_cert, *tls_key, *ca_file;
+    const char *url_template, *statefulset, *sa_dir, *log_level;
+    bool insecure_no_auth;
+    long retries, retry_delay_ms, concurrency, upload_timeout;
+    long keep_uploaded, keep_versions, max_binary_bytes;
+    long health_timeout_ms, heartbeat_timeout, reconcile_interval;
+    long shutdown_timeout, k8s_check_interval, http_threads;
+};
+
+static struct options opt = {
+    .listen = "8085",
+    .worker_id = "auto",
+    .workers = "1",
+    .log_level = "info",
+    .retries = 10,
+    .retry_delay_ms = 1000,
+    .concurrency = 2,
+    .upload_timeout = 600,
+    .keep_uploaded = 0,
+    .keep_versions = 2,
+    .max_binary_bytes = 4LL * 1024 * 1024 * 1024,
+    .health_timeout_ms = 2000,
+    .heartbeat_timeout = 30,
+    .reconcile_interval = 300,
+    .shutdown_timeout = 25,
+    .k8s_check_interval = 30,
+    .http_threads = 4,
+};
+
+#define S(name, dst, arg, help) {name, CONFIG_STRING, &opt.dst, arg, help, 0, 0}
+#define L(name, dst, arg, help, min, max)                                     \
+    {name, CONFIG_LONG, &opt.dst, arg, help, min, max}
+
+static const struct config_opt options[] = {
+    S("watch", watch, "DIR", "the shared volume (the builder's --out)"),
+    S("listen", listen, "[ADDR:]PORT", "HTTP address (default 8085)"),
+    S("worker-id", worker_id, "K|auto", "this worker (default auto)"),
+    S("workers", workers, "N|k8s", "fleet size (default 1)"),
+    S("leader", leader, "URL", "base URL of worker 0's sidecar"),
+    S("store", store, "DIR", "leader: where binaries and status live"),
+    S("pipelines", pipelines, "DIR", "leader: list unreported as pending"),
+    S("token-file", token_file, "FILE", "shared bearer token"),
+    {"insecure-no-auth", CONFIG_BOOL, &opt.insecure_no_auth, NULL,
+     "leader: accept writes without a token", 0, 0},
+    L("upload-retries", retries, "N", "retries after the first (10)", 0,
+      1000),
+    L("upload-retry-delay-ms", retry_delay_ms, "MS",
+      "first delay, doubled each retry (1000)", 1, 3600000),
+    L("upload-concurrency", concurrency, "N", "uploads at once (2)", 1, 64),
+    L("upload-timeout", upload_timeout, "SECONDS",
+      "limit for one upload (600)", 1, 86400),
+    L("keep-uploaded", keep_uploaded, "N",
+      "acknowledged artifacts kept in the volume (0)", 0, 1000000),
+    L("keep-versions", keep_versions, "N",
+      "leader: installed versions kept per pipeline (2)", 1, 1000),
+    L("max-binary-bytes", max_binary_bytes, "N",
+      "leader: largest upload accepted (4 GiB)", 1, INT64_MAX),
+    S("tls-cert", tls_cert, "FILE", "serve HTTPS with this certificate"),
+    S("tls-key", tls_key, "FILE", "and this key"),
+    S("ca-file", ca_file, "FILE", "trust this CA for other sidecars"),
+    S("worker-url-template", url_template, "URL",
+      "leader: worker K's sidecar, {k} replaced by K"),
+    L("health-timeout-ms", health_timeout_ms, "MS",
+      "leader: per-worker /healthz timeout (2000)", 10, 60000),
+    L("heartbeat-timeout", heartbeat_timeout, "SECONDS",
+      "builder heartbeat age that counts as dead (30)", 1, 86400),
+    L("reconcile-interval", reconcile_interval, "SECONDS",
+      "backstop rescan of ready/ (300)", 1, 86400),
+    L("shutdown-timeout", shutdown_timeout, "SECONDS",
+      "on SIGTERM, wait this long for uploads in flight (25)", 0, 3600),
+    S("statefulset", statefulset, "NAME",
+      "with --workers k8s (default: hostname less its ordinal)"),
+    L("k8s-check-interval", k8s_check_interval, "SECONDS",
+      "replica count re-check (30)", 1, 86400),
+    S("k8s-serviceaccount-dir", sa_dir, "DIR",
+      "service-account token, CA and namespace"),
+    L("http-threads", http_threads, "N", "HTTP server threads (4)", 1, 64),
+    S("log-level", log_level, "LEVEL", "debug, info, warn or error"),
+};
+
+#define NOPTIONS ((int)(sizeof(options) / sizeof(options[0])))
+
+static struct fleet fleet;
+static struct store *store;
+static struct server *server;
+
+static void check_options(void)
+{
+    if (opt.watch == NULL)
+        config_die(PROG, "--watch is required");
+    if (log_set_level(opt.log_level) < 0)
+        config_die(PROG, "--log-level: '%s' is not debug, info, warn or "
+                         "error", opt.log_level);
+    if ((opt.tls_cert == NULL) != (opt.tls_key == NULL))
+        config_die(PROG, "--tls-cert and --tls-key go together");
+    if (fleet.worker_id == 0 && opt.store == NULL)
+        config_die(PROG, "--store is required on worker 0 (the leader)");
+    if (fleet.worker_id != 0 && opt.leader == NULL)
+        config_die(PROG, "--leader is required on worker %ld",
+                   fleet.worker_id);
+    if (fleet.worker_id == 0 && opt.token_file == NULL &&
+        !opt.insecure_no_auth)
+        config_die(PROG, "the leader needs --token-file (or "
+                         "--insecure-no-auth to accept anyone's uploads)");
+    if (opt.token_file != NULL && token_init(opt.token_file) < 0)
+        config_die(PROG, "cannot read token file '%s': %s", opt.token_file,
+                   strerror(errno));
+}
+
+static void resolve_fleet(void)
+{
+    struct fleet_opts fo = {
+        .worker_id = opt.worker_id,
+        .workers = opt.workers,
+        .statefulset = opt.statefulset,
+        .sa_dir = opt.sa_dir,
+        .check_interval = opt.k8s_check_interval,
+    };
+
+    fleet_resolve(PROG, &fo, &fleet);
+}
+
+/* Thousands of idle clients must not exhaust descriptors first. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int signal_fd(void)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    /* Blocked before any thread starts, so every thread inherits it. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static bool signalled(int sfd)
+{
+    struct signalfd_siginfo si;
+    bool got = false;
+
+    while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        log_info("signal received, shutting down", "signal=%u",
+                 si.ssi_signo);
+        got = true;
+    }
+    return got;
+}
+
+/* Keeps health_worker_problem() fresh for the pending messages. */
+static void *cluster_watch(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        bool all;
+
+        json_decref(health_cluster(&all));
+        sleep(10);
+    }
+    return NULL;
+}
+
+static void open_leader(void)
+{
+    struct store_config sc = {
+        .dir = opt.store,
+        .keep_versions = opt.keep_versions,
+        .max_binary_bytes = opt.max_binary_bytes,
+    };
+
+    store = store_open(&sc);
+    if (store == NULL) {
+        log_error("cannot open store", "dir=%s error=\"%s\"", opt.store,
+                  strerror(errno));
+        exit(1);
+    }
+    pending_init(opt.pipelines, fleet.workers);
+    pending_refresh();
+    if (opt.pipelines != NULL && opt.url_template != NULL) {
+        pthread_t t;
+
+        pthread_create(&t, NULL, cluster_watch, NULL);
+        pthread_detach(t);
+    }
+}
+
+static void start_parts(void)
+{
+    struct health_config hc = {
+        .out = opt.watch,
+        .worker_id = fleet.worker_id,
+        .workers = fleet.workers,
+        .heartbeat_timeout = opt.heartbeat_timeout,
+        .url_template = opt.url_template,
+        .ca_file = opt.ca_file,
+        .timeout_ms = opt.health_timeout_ms,
+    };
+    struct shipper_config sc = {
+        .out = opt.watch,
+        .leader = store ? NULL : opt.leader,
+        .store = store,
+        .worker_id = fleet.worker_id,
+        .retries = opt.retries,
+        .retry_delay_ms = opt.retry_delay_ms,
+        .concurrency = opt.concurrency,
+        .upload_timeout = opt.upload_timeout,
+        .keep_uploaded = opt.keep_uploaded,
+        .reconcile_interval = opt.reconcile_interval,
+        .ca_file = opt.ca_file,
+    };
+    struct server_config srv = {
+        .listen = opt.listen,
+        .tls_cert = opt.tls_cert,
+        .tls_key = opt.tls_key,
+        .store = store,
+        .worker_id = fleet.worker_id,
+        .insecure_no_auth = opt.insecure_no_auth,
+        .threads = opt.http_threads,
+    };
+
+    health_init(&hc);
+    if (shipper_init(&sc) < 0) {
+        log_error("cannot watch the shared volume", "dir=%s error=\"%s\"",
+                  opt.watch, strerror(errno));
+        exit(1);
+    }
+    server = server_start(&srv);
+    if (server == NULL)
+        exit(1);
+}
+
+/* Leader chores: the pending list every 2 s, stale temporaries hourly. */
+static void leader_chores(int64_t now)
+{
+    static int64_t next_pending, next_clean;
+
+    if (store == NULL)
+        return;
+    if (now >= next_pending) {
+        pending_refresh();
+        next_pending = now + 2000;
+    }
+    if (now >= next_clean) {
+        if (next_clean != 0)
+            store_clean_temps(store);
+        next_clean = now + 3600 * 1000;
+    }
+}
+
+static int run(int sfd)
+{
+    struct pollfd extra = {.fd = sfd, .events = POLLIN};
+    int64_t deadline = 0;
+
+    for (;;) {
+        int64_t now = timeutil_mono_ms();
+        int64_t wait = shipper_run();
+
+        if (fleet_check(&fleet) < 0)
+            return 1;
+        leader_chores(now);
+        if (deadline == 0 && signalled(sfd))
+            deadline = now + opt.shutdown_timeout * 1000;
+        if (deadline != 0 && shipper_drain())
+            return 0;
+        if (deadline != 0 && now >= deadline) {
+            shipper_abandon();
+            return 0;
+        }
+        shipper_wait(&extra, 1, wait < 500 ? wait : 500);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int sfd, rc;
+
+    log_init(PROG);
+    config_parse(PROG, "Watches the shared volume and ships each result to "
+                       "the leader; on worker 0, receives and installs.",
+                 options, NOPTIONS, argc, argv);
+    resolve_fleet();
+    check_options();
+    raise_fd_limit();
+    sfd = signal_fd();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (fleet.worker_id == 0)
+        open_leader();
+    start_parts();
+    log_info("sidecar started", "worker=%ld workers=%ld role=%s",
+             fleet.worker_id, fleet.workers, store ? "leader" : "worker");
+
+    rc = run(sfd);
+    server_stop(server);
+    shipper_close();
+    store_close(store);
+    curl_global_cleanup();
+    log_info("sidecar stopped", "exit=%d", rc);
+    return rc;
+}

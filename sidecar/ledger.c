@@ -1,0 +1,216 @@
+/* ledger.c - acknowledged results, and the clean-up of their artifacts. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsio.h"
+#include "ident.h"
+#include "ledger.h"
+#include "log.h"
+#include "strmap.h"
+#include "watch.h"
+
+static int ledger_outfd = -1, ledger_readyfd = -1, ledger_donefd = -1;
+static long ledger_keep;
+static struct strmap *ledger_newest; /* id -> newest version, boxed */
+
+/* Acknowledged artifacts still in the volume, oldest first. */
+static char **ledger_kept;
+static size_t ledger_nkept;
+
+static void ledger_forget_done(const char *id, int64_t version)
+{
+    char file[IDENT_NAME_MAX + 8];
+
+    ident_format_name(file, id, version);
+    strcat(file, ".json");
+    unlinkat(ledger_donefd, file, 0);
+}
+
+/* Notes 'version' as acknowledged; drops the older entry it replaces. */
+static int ledger_note(const char *id, int64_t version)
+{
+    int64_t *newest = strmap_get(ledger_newest, id);
+
+    if (newest == NULL) {
+        newest = malloc(sizeof(*newest));
+        if (newest == NULL || strmap_put(ledger_newest, id, newest) < 0) {
+            free(newest);
+            return -1;
+        }
+        *newest = version;
+        return 0;
+    }
+    if (*newest == version)
+        return 0;
+    ledger_forget_done(id, *newest < version ? *newest : version);
+    if (*newest < version)
+        *newest = version;
+    return 0;
+}
+
+static void ledger_trim(void)
+{
+    while (ledger_nkept > (size_t)ledger_keep) {
+        char *path = ledger_kept[0];
+
+        if (unlinkat(ledger_outfd, path, 0) == 0)
+            log_debug("artifact removed", "artifact=%s", path);
+        free(path);
+        memmove(ledger_kept, ledger_kept + 1,
+                --ledger_nkept * sizeof(*ledger_kept));
+    }
+}
+
+static int ledger_keep_artifact(const char *path)
+{
+    char **p = realloc(ledger_kept, (ledger_nkept + 1) * sizeof(*p));
+
+    if (p == NULL)
+        return -1;
+    ledger_kept = p;
+    ledger_kept[ledger_nkept] = strdup(path);
+    if (ledger_kept[ledger_nkept] == NULL)
+        return -1;
+    ledger_nkept++;
+    ledger_trim();
+    return 0;
+}
+
+struct ledger_seen {
+    char name[IDENT_NAME_MAX];
+    struct timespec mtime;
+};
+
+static int ledger_by_mtime(const void *a, const void *b)
+{
+    const struct ledger_seen *x = a, *y = b;
+
+    if (x->mtime.tv_sec != y->mtime.tv_sec)
+        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    return 0;
+}
+
+/* The artifacts of acknowledged results, oldest acknowledgement first. */
+static void ledger_load_artifacts(struct ledger_seen *seen, size_t n)
+{
+    char path[IDENT_NAME_MAX + 16];
+    struct stat st;
+
+    qsort(seen, n, sizeof(*seen), ledger_by_mtime);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "artifacts/%s", seen[i].name);
+        if (fstatat(ledger_outfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            ledger_keep_artifact(path);
+    }
+}
+
+static size_t ledger_scan(DIR *dir, struct ledger_seen **out)
+{
+    struct ledger_seen *seen = NULL;
+    char id[IDENT_ID_MAX + 1];
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int64_t version;
+    struct stat st;
+
+    while ((de = readdir(dir)) != NULL) {
+        char name[IDENT_NAME_MAX];
+
+        if (watch_parse_name(de->d_name, name, id, &version) < 0 ||
+            fstatat(ledger_donefd, de->d_name, &st, 0) < 0)
+            continue;
+        ledger_note(id, version);
+        if (n == cap) {
+            struct ledger_seen *p;
+
+            cap = cap ? cap * 2 : 64;
+            p = realloc(seen, cap * sizeof(*p));
+            if (p == NULL)
+                break;
+            seen = p;
+        }
+        snprintf(seen[n].name, sizeof(seen[n].name), "%s", name);
+        seen[n].mtime = st.st_mtim;
+        n++;
+    }
+    *out = seen;
+    return n;
+}
+
+int ledger_open(int outfd, long keep_uploaded)
+{
+    struct ledger_seen *seen = NULL;
+    int fd;
+    DIR *dir;
+    size_t n;
+
+    ledger_outfd = outfd;
+    ledger_keep = keep_uploaded;
+    ledger_newest = strmap_new();
+    ledger_readyfd = openat(outfd, "ready", O_RDONLY | O_DIRECTORY |
+                                                O_CLOEXEC);
+    ledger_donefd = openat(outfd, "done", O_RDONLY | O_DIRECTORY |
+                                              O_CLOEXEC);
+    if (ledger_newest == NULL || ledger_readyfd < 0 || ledger_donefd < 0)
+        return -1;
+
+    fd = dup(ledger_donefd);
+    dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    n = ledger_scan(dir, &seen);
+    closedir(dir);
+    ledger_load_artifacts(seen, n);
+    free(seen);
+    return 0;
+}
+
+int ledger_record(const char *name, const char *id, int64_t version,
+                  const char *artifact)
+{
+    char file[IDENT_NAME_MAX + 8];
+
+    snprintf(file, sizeof(file), "%s.json", name);
+    if (fsio_rename_durable(ledger_readyfd, file, ledger_donefd, file) < 0)
+        return -1;
+    ledger_note(id, version);
+    if (artifact != NULL)
+        ledger_keep_artifact(artifact);
+    return 0;
+}
+
+static void ledger_free_value(const char *key, void *value, void *cls)
+{
+    (void)key;
+    (void)cls;
+    free(value);
+}
+
+void ledger_close(void)
+{
+    if (ledger_newest != NULL)
+        strmap_each(ledger_newest, ledger_free_value, NULL);
+    strmap_free(ledger_newest);
+    ledger_newest = NULL;
+    for (size_t i = 0; i < ledger_nkept; i++)
+        free(ledger_kept[i]);
+    free(ledger_kept);
+    ledger_kept = NULL;
+    ledger_nkept = 0;
+    if (ledger_readyfd >= 0)
+        close(ledger_readyfd);
+    if (ledger_donefd >= 0)
+        close(ledger_donefd);
+    ledger_readyfd = ledger_donefd = -1;
+}

@@ -1,0 +1,910 @@
+/* store.c - durable installs and the status table, the leader's truth. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fsio.h"
+#include "ident.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+#include "strmap.h"
+#include "timeutil.h"
+
+#define STORE_STATUS_MAX (512 * 1024)
+/* Writeback is started every this many bytes, overlapping the receipt. */
+#define STORE_FLUSH_WINDOW (8 * 1024 * 1024)
+/* Kept free beyond an upload's length, for status files and the rest. */
+#define STORE_RESERVE (16 * 1024 * 1024)
+
+struct store_kept {
+    int64_t version;
+    int64_t size;
+    char xxh[HASH_HEX_LEN];
+};
+
+struct store_entry {
+    char id[IDENT_ID_MAX + 1];
+    int64_t version;
+    enum state state;
+    long worker_id;
+    char xxh[HASH_HEX_LEN]; /* of 'version', when state is success */
+    int64_t size;
+    char *message;
+    char updated_at[TIMEUTIL_RFC3339_LEN];
+    struct store_kept *kept; /* installed versions, newest first */
+    int nkept;
+    int uploading;           /* uploads of a newer version in flight */
+    int64_t uploading_version;
+    long uploading_worker;
+};
+
+struct store {
+    pthread_mutex_t lock;
+    struct store_config cfg;
+    int dirfd, binfd, statfd, tmpfd;
+    struct store_entry **entries; /* in arrival order */
+    size_t count, cap;
+    struct strmap *index;          /* id -> entry */
+};
+
+struct store_upload {
+    struct store *s;
+    char id[IDENT_ID_MAX + 1];
+    int64_t version;
+    int64_t length;
+    int64_t received;
+    int64_t flushed;
+    long worker_id;
+    char xxh[HASH_HEX_LEN];
+    char tmp[64];
+    int fd;
+    int64_t started_ms;
+    struct hash_state *hash;
+};
+
+static struct store_entry *store_find(struct store *s, const char *id)
+{
+    return strmap_get(s->index, id);
+}
+
+static int store_grow(struct store *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 256;
+    struct store_entry **p;
+
+    if (s->count + 1 <= s->cap)
+        return 0;
+    p = realloc(s->entries, cap * sizeof(*p));
+    if (p == NULL)
+        return -1;
+    s->entries = p;
+    s->cap = cap;
+    return 0;
+}
+
+static struct store_entry *store_add(struct store *s, const char *id)
+{
+    struct store_entry *e;
+
+    if (store_grow(s) < 0)
+        return NULL;
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    e->worker_id = -1;
+    e->state = STATE_PENDING;
+    if (strmap_put(s->index, e->id, e) < 0) {
+        free(e);
+        return NULL;
+    }
+    s->entries[s->count++] = e;
+    return e;
+}
+
+static void store_entry_free(struct store_entry *e)
+{
+    free(e->message);
+    free(e->kept);
+    free(e);
+}
+
+/* The persisted form: the API's fields plus the installed versions. */
+static json_t *store_entry_encode(const struct store_entry *e, int internal)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "pipeline_id", json_string(e->id));
+    json_object_set_new(o, "version", json_integer(e->version));
+    json_object_set_new(o, "state", json_string(state_name(e->state)));
+    json_object_set_new(o, "worker_id", e->worker_id >= 0
+                                            ? json_integer(e->worker_id)
+                                            : json_null());
+    json_object_set_new(o, "xxh128", e->xxh[0] ? json_string(e->xxh)
+                                                : json_null());
+    json_object_set_new(o, "size", e->xxh[0] ? json_integer(e->size)
+                                              : json_null());
+    json_object_set_new(o, "message",
+                        json_string(e->message ? e->message : ""));
+    json_object_set_new(o, "updated_at", json_string(e->updated_at));
+    if (!internal)
+        return o;
+
+    json_t *kept = json_array();
+
+    for (int i = 0; i < e->nkept; i++) {
+        json_t *k = json_object();
+
+        json_object_set_new(k, "version", json_integer(e->kept[i].version));
+        json_object_set_new(k, "xxh128", json_string(e->kept[i].xxh));
+        json_object_set_new(k, "size", json_integer(e->kept[i].size));
+        json_array_append_new(kept, k);
+    }
+    json_object_set_new(o, "binaries", kept);
+    return o;
+}
+
+static int store_persist(struct store *s, const struct store_entry *e)
+{
+    char name[IDENT_ID_MAX + 8];
+    json_t *o = store_entry_encode(e, 1);
+    char *text = json_dumps(o, JSON_COMPACT);
+    int rc = -1;
+
+    json_decref(o);
+    if (text == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    snprintf(name, sizeof(name), "%s.json", e->id);
+    rc = fsio_write_atomic(s->statfd, name, text, strlen(text), 0644);
+    free(text);
+    return rc;
+}
+
+static void store_set_message(struct store_entry *e, const char *message)
+{
+    char *copy = strdup(message ? message : "");
+
+    if (copy == NULL)
+        return;
+    free(e->message);
+    e->message = copy;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static int store_decode_kept(struct store_entry *e, json_t *arr)
+{
+    size_t n = json_array_size(arr);
+
+    e->kept = calloc(n ? n : 1, sizeof(*e->kept));
+    if (e->kept == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *k = json_array_get(arr, i);
+        const char *x = json_string_value(json_object_get(k, "xxh128"));
+
+        if (x == NULL || !hash_hex_valid(x))
+            continue;
+        e->kept[e->nkept].version =
+            json_integer_value(json_object_get(k, "version"));
+        e->kept[e->nkept].size =
+            json_integer_value(json_object_get(k, "size"));
+        snprintf(e->kept[e->nkept].xxh, HASH_HEX_LEN, "%s", x);
+        e->nkept++;
+    }
+    return 0;
+}
+
+static int store_decode(struct store *s, json_t *o)
+{
+    const char *id = json_string_value(json_object_get(o, "pipeline_id"));
+    const char *st = json_string_value(json_object_get(o, "state"));
+    const char *x = json_string_value(json_object_get(o, "xxh128"));
+    const char *at = json_string_value(json_object_get(o, "updated_at"));
+    json_t *w = json_object_get(o, "worker_id");
+    struct store_entry *e;
+
+    if (id == NULL || !ident_valid(id) || st == NULL ||
+        state_parse(st) == STATE_INVALID || store_find(s, id) != NULL)
+        return -1;
+    e = store_add(s, id);
+    if (e == NULL)
+        return -1;
+    e->version = json_integer_value(json_object_get(o, "version"));
+    e->state = state_parse(st);
+    e->worker_id = json_is_integer(w) ? (long)json_integer_value(w) : -1;
+    if (x != NULL && hash_hex_valid(x))
+        snprintf(e->xxh, sizeof(e->xxh), "%s", x);
+    e->size = json_integer_value(json_object_get(o, "size"));
+    store_set_message(e, json_string_value(json_object_get(o, "message")));
+    snprintf(e->updated_at, sizeof(e->updated_at), "%s", at ? at : "");
+    return store_decode_kept(e, json_object_get(o, "binaries"));
+}
+
+static void store_load_one(struct store *s, const char *name)
+{
+    json_error_t jerr;
+    char *buf;
+    size_t len;
+    json_t *o;
+
+    if (fsio_read_small(s->statfd, name, STORE_STATUS_MAX, &buf, &len) < 0) {
+        log_warn("cannot read status", "file=%s error=\"%s\"", name,
+                 strerror(errno));
+        return;
+    }
+    o = json_loadb(buf, len, 0, &jerr);
+    free(buf);
+    if (o == NULL || store_decode(s, o) < 0)
+        log_warn("ignoring bad status file", "file=%s", name);
+    json_decref(o);
+}
+
+static int store_load(struct store *s)
+{
+    int fd = dup(s->statfd);
+    struct dirent *de;
+    DIR *dir;
+
+    if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        size_t n = strlen(de->d_name);
+
+        if (de->d_name[0] == '.')
+            continue;
+        if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0)
+            store_load_one(s, de->d_name);
+    }
+    closedir(dir);
+    return 0;
+}
+
+static int store_is_kept(struct store *s, const char *name)
+{
+    char id[IDENT_ID_MAX + 1];
+    int64_t version;
+    struct store_entry *e;
+
+    if (ident_split_name(name, strlen(name), id, &version) < 0)
+        return 0;
+    e = store_find(s, id);
+    for (int i = 0; e != NULL && i < e->nkept; i++) {
+        if (e->kept[i].version == version)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * A binary renamed into place just before a crash, whose status was
+ * never written, is unknown to every reader: remove it.
+ */
+static void store_remove_orphans(struct store *s)
+{
+    int fd = dup(s->binfd);
+    struct dirent *de;
+    DIR *dir;
+
+    if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.' && strncmp(de->d_name, FSIO_TMP_PREFIX,
+                                            strlen(FSIO_TMP_PREFIX)) != 0)
+            continue;
+        if (store_is_kept(s, de->d_name))
+            continue;
+        if (unlinkat(s->binfd, de->d_name, 0) == 0)
+            log_info("removed unreferenced binary", "file=%s", de->d_name);
+    }
+    closedir(dir);
+}
+
+static int store_open_dir(int parent, const char *name)
+{
+    if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+struct store *store_open(const struct store_config *cfg)
+{
+    struct store *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    s->cfg = *cfg;
+    if (s->cfg.keep_versions < 1)
+        s->cfg.keep_versions = 1;
+    s->dirfd = s->binfd = s->statfd = s->tmpfd = -1;
+
+    if (fsio_mkdirs(cfg->dir, 0755) < 0)
+        goto out_fail;
+    s->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0)
+        goto out_fail;
+    s->binfd = store_open_dir(s->dirfd, "binaries");
+    s->statfd = store_open_dir(s->dirfd, "status");
+    s->tmpfd = store_open_dir(s->dirfd, "tmp");
+    s->index = strmap_new();
+    if (s->binfd < 0 || s->statfd < 0 || s->tmpfd < 0 || s->index == NULL)
+        goto out_fail;
+
+    store_clean_temps(s);
+    fsio_remove_prefixed(s->statfd, FSIO_TMP_PREFIX);
+    if (store_load(s) < 0)
+        goto out_fail;
+    store_remove_orphans(s);
+    log_info("store opened", "dir=%s pipelines=%zu", cfg->dir, s->count);
+    return s;
+
+out_fail:
+    store_close(s);
+    return NULL;
+}
+
+void store_close(struct store *s)
+{
+    int fds[4];
+
+    if (s == NULL)
+        return;
+    fds[0] = s->dirfd, fds[1] = s->binfd, fds[2] = s->statfd;
+    fds[3] = s->tmpfd;
+    for (int i = 0; i < 4; i++) {
+        if (fds[i] >= 0)
+            close(fds[i]);
+    }
+    for (size_t i = 0; i < s->count; i++)
+        store_entry_free(s->entries[i]);
+    free(s->entries);
+    strmap_free(s->index);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+int store_clean_temps(struct store *s)
+{
+    int n = fsio_remove_prefixed(s->tmpfd, FSIO_TMP_PREFIX);
+
+    if (n > 0)
+        log_info("removed orphaned temporaries", "count=%d", n);
+    return n;
+}
+
+/* ---- uploads ---------------------------------------------------------- */
+
+static int store_reply(char *err, size_t errsize, int code, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+
+static int store_reply(char *err, size_t errsize, int code, const char *fmt,
+                       ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errsize, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int store_errno_code(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? 507 : 500;
+}
+
+static int store_is_identical(const struct store_entry *e, int64_t version,
+                              const char *xxh)
+{
+    return e != NULL && e->version == version &&
+           e->state == STATE_SUCCESS && strcmp(e->xxh, xxh) == 0;
+}
+
+static int store_space_ok(struct store *s, int64_t length)
+{
+    struct statvfs vfs;
+
+    if (fstatvfs(s->tmpfd, &vfs) < 0)
+        return 1;
+    return (uint64_t)vfs.f_bavail * vfs.f_frsize >=
+           (uint64_t)length + STORE_RESERVE;
+}
+
+/* Header checks, under the lock: identical, older, too big, no room. */
+static int store_admit(struct store *s, const char *id, int64_t version,
+                       int64_t length, const char *xxh, char *err,
+                       size_t errsize)
+{
+    struct store_entry *e = store_find(s, id);
+
+    if (store_is_identical(e, version, xxh))
+        return store_reply(err, errsize, 200, "already installed");
+    if (e != NULL && e->version > version)
+        return store_reply(err, errsize, 409,
+                           "version %lld is older than installed %lld",
+                           (long long)version, (long long)e->version);
+    if (length > s->cfg.max_binary_bytes)
+        return store_reply(err, errsize, 413,
+                           "binary of %lld bytes exceeds the limit of %lld",
+                           (long long)length,
+                           (long long)s->cfg.max_binary_bytes);
+    if (!store_space_ok(s, length))
+        return store_reply(err, errsize, 507,
+                           "not enough space in the store for %lld bytes",
+                           (long long)length);
+    return 0;
+}
+
+static void store_mark_uploading(struct store *s, const char *id,
+                                 int64_t version, long worker_id,
+                                 int delta);
+
+static void store_upload_abort_mark(struct store *s, const char *id,
+                                    int64_t version, long worker_id)
+{
+    pthread_mutex_lock(&s->lock);
+    store_mark_uploading(s, id, version, worker_id, -1);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void store_mark_uploading(struct store *s, const char *id,
+                                 int64_t version, long worker_id, int delta)
+{
+    struct store_entry *e = store_find(s, id);
+
+    if (e == NULL && delta > 0)
+        e = store_add(s, id);
+    if (e == NULL)
+        return;
+    e->uploading += delta;
+    if (delta > 0) {
+        e->uploading_version = version;
+        e->uploading_worker = worker_id;
+    }
+}
+
+int store_upload_begin(struct store *s, const char *id, int64_t version,
+                       int64_t length, const char *xxh, long worker_id,
+                       struct store_upload **out, char *err, size_t errsize)
+{
+    struct store_upload *up;
+    int code;
+
+    pthread_mutex_lock(&s->lock);
+    code = store_admit(s, id, version, length, xxh, err, errsize);
+    if (code == 0)
+        store_mark_uploading(s, id, version, worker_id, 1);
+    pthread_mutex_unlock(&s->lock);
+    if (code != 0)
+        return code;
+
+    up = calloc(1, sizeof(*up));
+    if (up == NULL) {
+        store_upload_abort_mark(s, id, version, worker_id);
+        return store_reply(err, errsize, 500, "out of memory");
+    }
+    up->s = s;
+    up->fd = -1;
+    snprintf(up->id, sizeof(up->id), "%s", id);
+    snprintf(up->xxh, sizeof(up->xxh), "%s", xxh);
+    up->version = version;
+    up->length = length;
+    up->worker_id = worker_id;
+    up->started_ms = timeutil_mono_ms();
+    up->hash = hash_new();
+    if (up->hash == NULL)
+        goto out_abort;
+    up->fd = fsio_tmpfile(s->tmpfd, up->tmp, sizeof(up->tmp), 0644);
+    if (up->fd < 0)
+        goto out_abort;
+
+    /*
+     * Reserve the blocks now, so that a full disk fails before the body
+     * rather than in its middle.  fallocate(2), unlike posix_fallocate,
+     * never falls back to writing zeros where it is not supported.
+     */
+    if (length > 0 && fallocate(up->fd, 0, 0, length) < 0 &&
+        (errno == ENOSPC || errno == EDQUOT))
+        goto out_abort;
+    *out = up;
+    return 0;
+
+out_abort:
+    code = store_errno_code(errno);
+    store_reply(err, errsize, code, "cannot create temporary: %s",
+                strerror(errno));
+    store_upload_abort(up);
+    return code;
+}
+
+/*
+ * Starts writeback of the window just written and waits for the one
+ * before it, so dirty pages stay bounded and the final fsync finds
+ * little left to do.
+ */
+static void store_flush_window(struct store_upload *up)
+{
+    int64_t start = up->flushed;
+    int64_t len = up->received - start;
+
+    if (len < STORE_FLUSH_WINDOW)
+        return;
+    sync_file_range(up->fd, start, len, SYNC_FILE_RANGE_WRITE);
+    if (start >= STORE_FLUSH_WINDOW)
+        sync_file_range(up->fd, start - STORE_FLUSH_WINDOW,
+                        STORE_FLUSH_WINDOW,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                            SYNC_FILE_RANGE_WAIT_AFTER);
+    up->flushed = up->received;
+}
+
+int store_upload_write(struct store_upload *up, const void *data,
+                       size_t len, char *err, size_t errsize)
+{
+    if (up->received + (int64_t)len > up->length)
+        return store_reply(err, errsize, 422,
+                           "body is longer than Content-Length");
+    if (fsio_write_all(up->fd, data, len) < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot write binary: %s", strerror(errno));
+    hash_update(up->hash, data, len);
+    up->received += (int64_t)len;
+    store_flush_window(up);
+    return 0;
+}
+
+void store_upload_abort(struct store_upload *up)
+{
+    if (up == NULL)
+        return;
+    if (up->fd >= 0) {
+        close(up->fd);
+        unlinkat(up->s->tmpfd, up->tmp, 0);
+    }
+    store_upload_abort_mark(up->s, up->id, up->version, up->worker_id);
+    hash_free(up->hash);
+    free(up);
+}
+
+static int store_verify(struct store_upload *up, char *err, size_t errsize)
+{
+    char hex[HASH_HEX_LEN];
+
+    if (up->received != up->length)
+        return store_reply(err, errsize, 422,
+                           "received %lld bytes, expected %lld",
+                           (long long)up->received, (long long)up->length);
+    hash_hex(up->hash, hex);
+    if (strcmp(hex, up->xxh) != 0)
+        return store_reply(err, errsize, 422,
+                           "XXH3-128 mismatch: body is %s, header says %s",
+                           hex, up->xxh);
+    if (fsync(up->fd) < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot fsync binary: %s", strerror(errno));
+    return 0;
+}
+
+/* Removes installed versions beyond the newest keep_versions. */
+static void store_gc(struct store *s, struct store_entry *e)
+{
+    char name[IDENT_NAME_MAX];
+
+    while (e->nkept > s->cfg.keep_versions) {
+        e->nkept--;
+        ident_format_name(name, e->id, e->kept[e->nkept].version);
+        if (unlinkat(s->binfd, name, 0) < 0 && errno != ENOENT)
+            log_warn("cannot remove old binary", "file=%s error=\"%s\"",
+                     name, strerror(errno));
+    }
+}
+
+static int store_keep(struct store_entry *e, int64_t version, int64_t size,
+                      const char *xxh)
+{
+    struct store_kept *k = realloc(e->kept, (size_t)(e->nkept + 1) *
+                                                sizeof(*k));
+    int at = 0;
+
+    if (k == NULL)
+        return -1;
+    e->kept = k;
+    /* The same version installed again replaces its record. */
+    for (int i = 0; i < e->nkept; i++) {
+        if (k[i].version == version) {
+            memmove(&k[i], &k[i + 1],
+                    (size_t)(e->nkept - i - 1) * sizeof(*k));
+            e->nkept--;
+            break;
+        }
+    }
+    while (at < e->nkept && k[at].version > version)
+        at++;
+    memmove(&k[at + 1], &k[at], (size_t)(e->nkept - at) * sizeof(*k));
+    k[at].version = version;
+    k[at].size = size;
+    snprintf(k[at].xxh, HASH_HEX_LEN, "%s", xxh);
+    e->nkept++;
+    return 0;
+}
+
+static void store_record_success(struct store_entry *e,
+                                 const struct store_upload *up)
+{
+    e->version = up->version;
+    e->state = STATE_SUCCESS;
+    e->worker_id = up->worker_id;
+    e->size = up->length;
+    snprintf(e->xxh, sizeof(e->xxh), "%s", up->xxh);
+    store_set_message(e, "");
+    timeutil_now_rfc3339(e->updated_at);
+}
+
+/* Under the lock: the rename, then the status, each made durable. */
+static int store_install(struct store *s, struct store_upload *up,
+                         char *err, size_t errsize)
+{
+    struct store_entry *e = store_find(s, up->id);
+    char name[IDENT_NAME_MAX];
+
+    if (store_is_identical(e, up->version, up->xxh))
+        return store_reply(err, errsize, 200, "already installed");
+    if (e != NULL && e->version > up->version)
+        return store_reply(err, errsize, 409,
+                           "version %lld is older than installed %lld",
+                           (long long)up->version, (long long)e->version);
+    if (e == NULL && (e = store_add(s, up->id)) == NULL)
+        return store_reply(err, errsize, 500, "out of memory");
+
+    ident_format_name(name, up->id, up->version);
+    if (fsio_rename_durable(s->tmpfd, up->tmp, s->binfd, name) < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot install '%s': %s", name,
+                           strerror(errno));
+    up->tmp[0] = '\0';
+    if (store_keep(e, up->version, up->length, up->xxh) < 0)
+        return store_reply(err, errsize, 500, "out of memory");
+    store_record_success(e, up);
+    if (store_persist(s, e) < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot record status of '%s': %s", name,
+                           strerror(errno));
+    store_gc(s, e);
+    return 201;
+}
+
+int store_upload_commit(struct store_upload *up, char *err, size_t errsize)
+{
+    struct store *s = up->s;
+    int code = store_verify(up, err, errsize);
+
+    if (code == 0) {
+        pthread_mutex_lock(&s->lock);
+        code = store_install(s, up, err, errsize);
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (code == 201)
+        log_info("binary installed",
+                 "pipeline=%s version=%lld bytes=%lld worker=%ld ms=%lld",
+                 up->id, (long long)up->version, (long long)up->length,
+                 up->worker_id,
+                 (long long)(timeutil_mono_ms() - up->started_ms));
+    if (up->tmp[0] == '\0') {
+        close(up->fd);
+        up->fd = -1;
+    }
+    store_upload_abort(up);
+    return code;
+}
+
+int store_install_fd(struct store *s, const char *id, int64_t version,
+                     int fd, const char *xxh, long worker_id, char *err,
+                     size_t errsize)
+{
+    struct store_upload *up;
+    struct stat st;
+    char *buf;
+    off_t off = 0;
+    int code;
+
+    if (fstat(fd, &st) < 0)
+        return store_reply(err, errsize, 500, "cannot stat: %s",
+                           strerror(errno));
+    code = store_upload_begin(s, id, version, st.st_size, xxh, worker_id,
+                              &up, err, errsize);
+    if (code != 0)
+        return code;
+    buf = malloc(256 * 1024);
+    if (buf == NULL) {
+        store_upload_abort(up);
+        return store_reply(err, errsize, 500, "out of memory");
+    }
+    for (;;) {
+        ssize_t n = pread(fd, buf, 256 * 1024, off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            code = n < 0 ? store_reply(err, errsize, 500, "cannot read: %s",
+                                       strerror(errno))
+                         : 0;
+            break;
+        }
+        off += n;
+        code = store_upload_write(up, buf, (size_t)n, err, errsize);
+        if (code != 0)
+            break;
+    }
+    free(buf);
+    if (code != 0) {
+        store_upload_abort(up);
+        return code;
+    }
+    return store_upload_commit(up, err, errsize);
+}
+
+/* ---- reports and queries ---------------------------------------------- */
+
+int store_report(struct store *s, const char *id, int64_t version,
+                 enum state state, long worker_id, const char *message,
+                 char *err, size_t errsize)
+{
+    struct store_entry *e;
+    int code = 200;
+
+    pthread_mutex_lock(&s->lock);
+    e = store_find(s, id);
+    if (e != NULL && e->version > version) {
+        code = store_reply(err, errsize, 409,
+                           "version %lld is older than recorded %lld",
+                           (long long)version, (long long)e->version);
+        goto out_unlock;
+    }
+    if (e != NULL && e->version == version &&
+        state_rank(state) < state_rank(e->state))
+        goto out_unlock;
+    if (e == NULL && (e = store_add(s, id)) == NULL) {
+        code = store_reply(err, errsize, 500, "out of memory");
+        goto out_unlock;
+    }
+
+    e->version = version;
+    e->state = state;
+    e->worker_id = worker_id;
+    e->xxh[0] = '\0';
+    e->size = 0;
+    store_set_message(e, message);
+    timeutil_now_rfc3339(e->updated_at);
+    if (store_persist(s, e) < 0)
+        code = store_reply(err, errsize, store_errno_code(errno),
+                           "cannot record status: %s", strerror(errno));
+
+out_unlock:
+    pthread_mutex_unlock(&s->lock);
+    return code;
+}
+
+static const struct store_kept *store_pick(const struct store_entry *e,
+                                           int64_t version)
+{
+    for (int i = 0; i < e->nkept; i++) {
+        if (version == 0 || e->kept[i].version == version)
+            return &e->kept[i];
+    }
+    return NULL;
+}
+
+int store_open_binary(struct store *s, const char *id, int64_t *version,
+                      int *fd, int64_t *size, char hex[HASH_HEX_LEN])
+{
+    const struct store_kept *k = NULL;
+    struct store_entry *e;
+    char name[IDENT_NAME_MAX];
+    int code = 404;
+
+    pthread_mutex_lock(&s->lock);
+    e = store_find(s, id);
+    if (e != NULL)
+        k = store_pick(e, *version);
+    if (k != NULL) {
+        ident_format_name(name, id, k->version);
+        /* Opened under the lock: GC cannot remove it in between. */
+        *fd = openat(s->binfd, name, O_RDONLY | O_CLOEXEC);
+        if (*fd >= 0) {
+            *version = k->version;
+            *size = k->size;
+            memcpy(hex, k->xxh, HASH_HEX_LEN);
+            code = 200;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return code;
+}
+
+/* The API's view: an upload in flight shows as "uploading". */
+static json_t *store_view(const struct store_entry *e)
+{
+    json_t *o = store_entry_encode(e, 0);
+
+    if (e->uploading > 0 && e->uploading_version >= e->version &&
+        !(e->uploading_version == e->version && e->state == STATE_SUCCESS)) {
+        json_object_set_new(o, "version",
+                            json_integer(e->uploading_version));
+        json_object_set_new(o, "state", json_string("uploading"));
+        json_object_set_new(o, "worker_id",
+                            json_integer(e->uploading_worker));
+    }
+    return o;
+}
+
+json_t *store_entry_json(struct store *s, const char *id, int64_t *version)
+{
+    struct store_entry *e;
+    json_t *o = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    e = store_find(s, id);
+    if (e != NULL && (e->updated_at[0] || e->uploading > 0)) {
+        o = store_view(e);
+        if (version != NULL)
+            *version = e->version;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return o;
+}
+
+size_t store_list_json(struct store *s, json_t *array)
+{
+    size_t n = 0;
+
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->count; i++) {
+        struct store_entry *e = s->entries[i];
+
+        if (!e->updated_at[0] && e->uploading == 0)
+            continue;
+        json_array_append_new(array, store_view(e));
+        n++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+int store_usage(struct store *s, uint64_t *used, uint64_t *avail)
+{
+    struct statvfs vfs;
+
+    if (fstatvfs(s->dirfd, &vfs) < 0)
+        return -1;
+    *avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    *used = (uint64_t)(vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+    return 0;
+}
+
+size_t store_count(struct store *s)
+{
+    size_t n;
+
+    pthread_mutex_lock(&s->lock);
+    n = s->count;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}

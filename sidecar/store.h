@@ -1,0 +1,107 @@
+/* store.h - the leader's installed binaries and the status of every pipeline. */
+#ifndef BINRELAY_STORE_H
+#define BINRELAY_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hash.h"
+#include "state.h"
+
+/*
+ * Layout under the store directory:
+ *   binaries/<id>@<version>  installed binaries, never partial
+ *   status/<id>.json         one pipeline's status, replaced atomically
+ *   tmp/                     uploads in flight; emptied at start
+ *
+ * Functions that answer a request return the HTTP status the API gives
+ * that outcome (200, 201, 404, 409, 413, 422, 507, 500), and write a
+ * one-line reason into 'err' when it is not a success.  All of them are
+ * safe to call from several threads.
+ */
+
+struct store;
+struct store_upload;
+
+struct store_config {
+    const char *dir;
+    long keep_versions;        /* installed versions kept per pipeline */
+    int64_t max_binary_bytes;  /* larger uploads get 413 */
+};
+
+/*
+ * Opens (creating) the store: loads every status, removes temporaries
+ * and binaries no status refers to.  Returns NULL with errno on failure.
+ */
+struct store *store_open(const struct store_config *cfg);
+void store_close(struct store *s);
+
+/*
+ * Checks an upload's headers before any of its body is read.  Returns 0
+ * with *up set when the body should be received; otherwise the answer
+ * to give at once: 200 when this exact binary is installed already, or
+ * 409, 413, 507, 500.
+ */
+int store_upload_begin(struct store *s, const char *id, int64_t version,
+                       int64_t length, const char *xxh, long worker_id,
+                       struct store_upload **up, char *err, size_t errsize);
+
+/* Appends body bytes, hashing them.  Returns 0, or an HTTP status. */
+int store_upload_write(struct store_upload *up, const void *data,
+                       size_t len, char *err, size_t errsize);
+
+/*
+ * Verifies length and hash, fsyncs, renames into place, fsyncs the
+ * directory, and only then records success.  Always consumes 'up'.
+ * Returns 201, 200 (an identical binary won a race), 409, 422, 507, 500.
+ */
+int store_upload_commit(struct store_upload *up, char *err, size_t errsize);
+
+/* Drops an upload that did not finish: its temporary is removed. */
+void store_upload_abort(struct store_upload *up);
+
+/*
+ * Installs the open regular file 'fd' through the same verified path as
+ * an upload (used for the leader's own results).  Returns as commit.
+ */
+int store_install_fd(struct store *s, const char *id, int64_t version,
+                     int fd, const char *xxh, long worker_id, char *err,
+                     size_t errsize);
+
+/*
+ * Records a state that carries no binary.  Returns 200, 409 (older than
+ * the recorded version), or 500.  A report of the same version that
+ * ranks below the recorded state (state_rank) is accepted and ignored.
+ */
+int store_report(struct store *s, const char *id, int64_t version,
+                 enum state state, long worker_id, const char *message,
+                 char *err, size_t errsize);
+
+/*
+ * Opens an installed binary; version 0 means the newest success.
+ * Returns 200 with *fd (the caller closes it), *size, 'hex' and
+ * *version set, or 404.
+ */
+int store_open_binary(struct store *s, const char *id, int64_t *version,
+                      int *fd, int64_t *size, char hex[HASH_HEX_LEN]);
+
+/*
+ * The status entry of 'id' as a new JSON object, or NULL when the store
+ * has none.  *version (if not NULL) receives its version.
+ */
+json_t *store_entry_json(struct store *s, const char *id, int64_t *version);
+
+/* Appends every entry to 'array'; returns how many. */
+size_t store_list_json(struct store *s, json_t *array);
+
+/* Removes temporaries left by uploads that died.  Returns the count. */
+int store_clean_temps(struct store *s);
+
+/* Bytes used and available on the store's filesystem. */
+int store_usage(struct store *s, uint64_t *used, uint64_t *avail);
+
+/* Number of status entries. */
+size_t store_count(struct store *s);
+
+#endif
