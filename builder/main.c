@@ -206,7 +206,8 @@ static void on_signals(struct loop *l)
     while (read(l->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGCHLD || l->stopping)
             continue;
-        log_info("stopping", "signal=%s", strsignal((int)si.ssi_signo));
+        log_info("stopping", "signal=%s sender_pid=%u",
+                 strsignal((int)si.ssi_signo), si.ssi_pid);
         l->stopping = 1;
         sched_stop(l->sched);
     }
