@@ -16,7 +16,7 @@
 #include "outdir.h"
 #include "sched.h"
 #include "timeutil.h"
-#include "watch.h"
+#include "pipewatch.h"
 
 #define PROG "builder"
 /* Events come in bursts (a checkout, a rename dance); scan once after. */
@@ -34,7 +34,7 @@ struct loop {
     struct options opt;
     struct fleet fleet;
     struct outdir out;
-    struct watch *watch;
+    struct pipewatch *watch;
     struct sched *sched;
     char pipelines[PATH_MAX];
     int sigfd;
@@ -168,7 +168,7 @@ static void start(struct loop *l, int argc, char **argv)
         log_error("cannot set up signals", "error=\"%s\"", strerror(errno));
         exit(1);
     }
-    l->watch = watch_open(l->pipelines);
+    l->watch = pipewatch_open(l->pipelines);
     if (l->watch == NULL)
         log_warn("inotify unavailable; relying on the periodic rescan",
                  "error=\"%s\"", strerror(errno));
@@ -269,7 +269,7 @@ static void wait_events(struct loop *l)
 {
     struct pollfd fds[2] = {
         {.fd = l->sigfd, .events = POLLIN},
-        {.fd = l->watch ? watch_fd(l->watch) : -1, .events = POLLIN},
+        {.fd = l->watch ? pipewatch_fd(l->watch) : -1, .events = POLLIN},
     };
     int64_t now = timeutil_mono_ms();
 
@@ -279,7 +279,7 @@ static void wait_events(struct loop *l)
     }
     if (fds[0].revents & POLLIN)
         on_signals(l);
-    if ((fds[1].revents & POLLIN) && watch_read(l->watch) &&
+    if ((fds[1].revents & POLLIN) && pipewatch_read(l->watch) &&
         l->rescan_at == 0)
         l->rescan_at = timeutil_mono_ms() + DEBOUNCE_MS;
 }
@@ -308,6 +308,6 @@ int main(int argc, char **argv)
     }
     log_info("builder stopped", NULL);
     sched_free(l.sched);
-    watch_close(l.watch);
+    pipewatch_close(l.watch);
     return 0;
 }

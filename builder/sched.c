@@ -253,7 +253,7 @@ static void sched_entry(const char *name, void *arg)
 
     /* Watched before it is read, so no change can fall in between. */
     if (s->cfg.watch != NULL)
-        watch_pipeline(s->cfg.watch, name);
+        pipewatch_pipeline(s->cfg.watch, name);
     scan_pipeline(sc->rootfd, name, &r);
     p = sched_find(s, name);
     if (p == NULL && (p = sched_insert(s, name)) == NULL)
@@ -373,7 +373,7 @@ void sched_rescan(struct sched *s)
 
     s->gen++;
     if (s->cfg.watch != NULL)
-        watch_begin(s->cfg.watch);
+        pipewatch_begin(s->cfg.watch);
     sc.rootfd = sched_open_root(s);
     /* A root that cannot be read is more likely a hiccup than a fleet
      * with no pipelines: keep what is known until it reads again. */
@@ -387,7 +387,7 @@ void sched_rescan(struct sched *s)
     }
     close(sc.rootfd);
     if (s->cfg.watch != NULL)
-        watch_end(s->cfg.watch);
+        pipewatch_end(s->cfg.watch);
     sched_sweep(s);
     sched_forget_bad_names(s);
     outdir_published(s->cfg.out, sched_published, s);

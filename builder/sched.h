@@ -7,7 +7,7 @@
 
 #include "job.h"
 #include "outdir.h"
-#include "watch.h"
+#include "pipewatch.h"
 
 /* Everything the scheduler is told at start; it owns none of it. */
 struct sched_config {
@@ -18,7 +18,7 @@ struct sched_config {
     const char *pipelines;  /* absolute */
     struct job_env env;
     const struct outdir *out;
-    struct watch *watch;    /* NULL: periodic rescans only */
+    struct pipewatch *watch;    /* NULL: periodic rescans only */
 };
 
 struct sched;

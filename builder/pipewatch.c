@@ -1,4 +1,4 @@
-/* watch.c - turning inotify events into "rescan now". */
+/* pipewatch.c - turning inotify events into "rescan now". */
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -9,37 +9,37 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "watch.h"
+#include "pipewatch.h"
 
 /* Entries created, removed or renamed, and files finished or replaced. */
-#define WATCH_MASK                                                           \
+#define PIPEWATCH_MASK                                                           \
     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |  \
      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
-enum watch_kind {
-    WATCH_PARENT,
-    WATCH_ROOT,
-    WATCH_PIPELINE,
+enum pipewatch_kind {
+    PIPEWATCH_PARENT,
+    PIPEWATCH_ROOT,
+    PIPEWATCH_PIPELINE,
 };
 
-struct watch_entry {
+struct pipewatch_entry {
     int wd;
-    enum watch_kind kind;
+    enum pipewatch_kind kind;
     unsigned gen; /* the rescan that last asked for it */
 };
 
-struct watch {
+struct pipewatch {
     int fd;
     char root[PATH_MAX];
     char parent[PATH_MAX];
     const char *base; /* the root's last component */
-    struct watch_entry *e;
+    struct pipewatch_entry *e;
     int n, cap;
     unsigned gen;
     int warned; /* the watch limit was reported */
 };
 
-static struct watch_entry *watch_find(struct watch *w, int wd)
+static struct pipewatch_entry *pipewatch_find(struct pipewatch *w, int wd)
 {
     for (int i = 0; i < w->n; i++) {
         if (w->e[i].wd == wd)
@@ -48,7 +48,7 @@ static struct watch_entry *watch_find(struct watch *w, int wd)
     return NULL;
 }
 
-static void watch_forget(struct watch *w, int wd)
+static void pipewatch_forget(struct pipewatch *w, int wd)
 {
     for (int i = 0; i < w->n; i++) {
         if (w->e[i].wd == wd) {
@@ -58,7 +58,7 @@ static void watch_forget(struct watch *w, int wd)
     }
 }
 
-static void watch_limit(struct watch *w, const char *path, int err)
+static void pipewatch_limit(struct pipewatch *w, const char *path, int err)
 {
     if (w->warned)
         return;
@@ -73,26 +73,26 @@ static void watch_limit(struct watch *w, const char *path, int err)
  * wd for the same directory, so one entry can serve several names;
  * the root's kind wins over a pipeline's.  Returns the wd, or -1.
  */
-static int watch_add(struct watch *w, const char *path, enum watch_kind kind)
+static int pipewatch_add(struct pipewatch *w, const char *path, enum pipewatch_kind kind)
 {
-    struct watch_entry *e;
+    struct pipewatch_entry *e;
     int wd;
 
-    if (kind == WATCH_PIPELINE && w->n >= WATCH_PIPELINES_MAX) {
-        watch_limit(w, path, ENOSPC);
+    if (kind == PIPEWATCH_PIPELINE && w->n >= PIPEWATCH_PIPELINES_MAX) {
+        pipewatch_limit(w, path, ENOSPC);
         return -1;
     }
-    wd = inotify_add_watch(w->fd, path, WATCH_MASK);
+    wd = inotify_add_watch(w->fd, path, PIPEWATCH_MASK);
     if (wd < 0) {
         if (errno == ENOSPC || errno == ENOMEM)
-            watch_limit(w, path, errno);
+            pipewatch_limit(w, path, errno);
         return -1;
     }
-    e = watch_find(w, wd);
+    e = pipewatch_find(w, wd);
     if (e == NULL) {
         if (w->n == w->cap) {
             int cap = w->cap ? w->cap * 2 : 64;
-            struct watch_entry *ne = realloc(w->e, sizeof(*ne) * (size_t)cap);
+            struct pipewatch_entry *ne = realloc(w->e, sizeof(*ne) * (size_t)cap);
 
             if (ne == NULL) {
                 inotify_rm_watch(w->fd, wd);
@@ -111,9 +111,9 @@ static int watch_add(struct watch *w, const char *path, enum watch_kind kind)
     return wd;
 }
 
-struct watch *watch_open(const char *root)
+struct pipewatch *pipewatch_open(const char *root)
 {
-    struct watch *w = calloc(1, sizeof(*w));
+    struct pipewatch *w = calloc(1, sizeof(*w));
     char *slash;
 
     if (w == NULL)
@@ -131,11 +131,11 @@ struct watch *watch_open(const char *root)
     else if (slash != NULL)
         *slash = '\0';
     w->base = strrchr(w->root, '/') ? strrchr(w->root, '/') + 1 : w->root;
-    watch_begin(w);
+    pipewatch_begin(w);
     return w;
 }
 
-void watch_close(struct watch *w)
+void pipewatch_close(struct pipewatch *w)
 {
     if (w == NULL)
         return;
@@ -144,28 +144,28 @@ void watch_close(struct watch *w)
     free(w);
 }
 
-int watch_fd(const struct watch *w)
+int pipewatch_fd(const struct pipewatch *w)
 {
     return w->fd;
 }
 
-void watch_begin(struct watch *w)
+void pipewatch_begin(struct pipewatch *w)
 {
     w->gen++;
     /* Both re-resolved each time: a swapped symlink leads elsewhere now. */
-    watch_add(w, w->parent, WATCH_PARENT);
-    watch_add(w, w->root, WATCH_ROOT);
+    pipewatch_add(w, w->parent, PIPEWATCH_PARENT);
+    pipewatch_add(w, w->root, PIPEWATCH_ROOT);
 }
 
-void watch_pipeline(struct watch *w, const char *name)
+void pipewatch_pipeline(struct pipewatch *w, const char *name)
 {
     char path[PATH_MAX];
 
     snprintf(path, sizeof(path), "%s/%s", w->root, name);
-    watch_add(w, path, WATCH_PIPELINE);
+    pipewatch_add(w, path, PIPEWATCH_PIPELINE);
 }
 
-void watch_end(struct watch *w)
+void pipewatch_end(struct pipewatch *w)
 {
     for (int i = 0; i < w->n;) {
         if (w->e[i].gen == w->gen) {
@@ -175,40 +175,40 @@ void watch_end(struct watch *w)
         inotify_rm_watch(w->fd, w->e[i].wd);
         w->e[i] = w->e[--w->n];
     }
-    if (w->n < WATCH_PIPELINES_MAX / 2)
+    if (w->n < PIPEWATCH_PIPELINES_MAX / 2)
         w->warned = 0;
 }
 
 /* Whether one event calls for a rescan. */
-static int watch_event(struct watch *w, const struct inotify_event *ev)
+static int pipewatch_event(struct pipewatch *w, const struct inotify_event *ev)
 {
-    struct watch_entry *e;
+    struct pipewatch_entry *e;
 
     if (ev->mask & IN_Q_OVERFLOW)
         return 1;
-    e = watch_find(w, ev->wd);
+    e = pipewatch_find(w, ev->wd);
     if (ev->mask & IN_IGNORED) {
-        int gone = e != NULL && e->kind != WATCH_PARENT;
+        int gone = e != NULL && e->kind != PIPEWATCH_PARENT;
 
         /* The directory is gone, or was swapped away from under us. */
-        watch_forget(w, ev->wd);
+        pipewatch_forget(w, ev->wd);
         return gone;
     }
     if (e == NULL)
         return 0;
     switch (e->kind) {
-    case WATCH_PARENT:
+    case PIPEWATCH_PARENT:
         return ev->len > 0 && strcmp(ev->name, w->base) == 0;
-    case WATCH_ROOT:
+    case PIPEWATCH_ROOT:
         return 1;
-    case WATCH_PIPELINE:
+    case PIPEWATCH_PIPELINE:
         return (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) ||
                (ev->len > 0 && strcmp(ev->name, "pipeline.json") == 0);
     }
     return 0;
 }
 
-int watch_read(struct watch *w)
+int pipewatch_read(struct pipewatch *w)
 {
     char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
     int rescan = 0;
@@ -223,7 +223,7 @@ int watch_read(struct watch *w)
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const void *)p;
 
-            rescan |= watch_event(w, ev);
+            rescan |= pipewatch_event(w, ev);
             p += sizeof(*ev) + ev->len;
         }
     }
