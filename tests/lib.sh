@@ -59,12 +59,17 @@ t_require_root() {
     [ "$(id -u)" -eq 0 ] || t_skip "needs root (mount, netns); not root"
 }
 
-# t_port: a TCP port nobody listens on.
+# t_port [COUNT]: a TCP port, a multiple of 10, such that it and the
+# COUNT - 1 ports after it are free.
 t_port() {
-    local p
+    local p i count=${1:-1} busy
     while :; do
-        p=$((20000 + RANDOM % 30000))
-        ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
+        p=$((20000 + RANDOM % 3000 * 10))
+        busy=0
+        for ((i = 0; i < count; i++)); do
+            ss -Htln "sport = :$((p + i))" | grep -q . && busy=1
+        done
+        [ "$busy" -eq 0 ] && { echo "$p"; return; }
     done
 }
 
@@ -151,5 +156,48 @@ t_pipeline() {
         rm -rf "$dir"
     else
         mv "$dir" "$root/$id"
+    fi
+}
+
+# t_fleet N PORT PIPELINES [EXTRA SIDECAR ARGS...]: a local fleet of N
+# workers on loopback, as in a StatefulSet: worker K has its own volume
+# $T_DIR/out<K>, a sidecar on PORT+K and a builder; worker 0 is the
+# leader with the store $T_DIR/store.  PORT is a multiple of 10 and N at
+# most 10, so that worker K's URL is the template "...:<PORT/10>{k}".
+# Sets T_LEADER to the leader's URL.
+t_fleet() {
+    local n=$1 port=$2 pipelines=$3 k role
+    shift 3
+    T_LEADER=http://127.0.0.1:$port
+    for ((k = 0; k < n; k++)); do
+        role=(--leader "$T_LEADER")
+        [ "$k" -eq 0 ] && role=(--store "$T_DIR/store"
+            --pipelines "$pipelines"
+            --worker-url-template "http://127.0.0.1:$((port / 10)){k}")
+        t_sidecar "sidecar$k" $((port + k)) --watch "$T_DIR/out$k" \
+            --worker-id "$k" --workers "$n" --token-file "$T_DIR/token" \
+            --upload-retry-delay-ms 200 "${role[@]}" "$@"
+        t_start "builder$k" "$BIN/builder" --pipelines "$pipelines" \
+            --out "$T_DIR/out$k" --worker-id "$k" --workers "$n" --jobs 2
+    done
+}
+
+# t_owner ID N: the worker that builds ID in a fleet of N, worked out
+# here in bash from the spec's rule, independently of the C code.
+t_owner() {
+    local id=$1 n=$2 hex
+    if [[ $id =~ ^[0-9]+$ ]]; then
+        echo $((10#$id % n))
+        return
+    fi
+    hex=${id//-/}
+    hex=${hex:0:16}
+    # bash arithmetic is signed 64-bit, as the rule reads the digits.
+    local v=$((16#$hex))
+    if [ "$v" -lt 0 ]; then
+        # |v| without overflow: (-(v + 1)) + 1, reduced before adding.
+        echo $(( ((-(v + 1)) % n + 1) % n ))
+    else
+        echo $((v % n))
     fi
 }

@@ -515,8 +515,8 @@ test('the image runs as the uid the chart names', () => {
     assert.match(dockerfile, new RegExp(`install .*bin/${bin} /out/usr/local/bin/${bin}`));
 });
 
-test('docs/KUBERNETES.md has a row for every value, and no other', () => {
-  const doc = readFileSync('docs/KUBERNETES.md', 'utf8');
+test('README.md has a row for every value, and no other', () => {
+  const doc = readFileSync('README.md', 'utf8');
   const rows = new Set([...doc.matchAll(/^\| `([A-Za-z][\w.]*)` \|/gm)].map((m) => m[1]));
   const values = parseObjects(readFileSync(`${CHART}/values.yaml`, 'utf8'))[0];
   // Feldera's optional keys, present in values.yaml only as comments.
