@@ -17,15 +17,14 @@
 
 extern char **environ;
 
-#define JOB_ENV_MAX 256
+#define JOB_ENV_MAX     256
 #define JOB_BOOT_ID_LEN 40
 
 /* Variables a build may inherit: toolchains and compiler caches. */
 static const char *const job_env_names[] = {
-    "PATH",      "LANG",           "LC_ALL",     "TZ",
-    "RUSTC_WRAPPER", "CC",         "CXX",        "CFLAGS",
-    "CXXFLAGS",  "LDFLAGS",        "CPPFLAGS",   "MAKEFLAGS",
-    "CARGO_HOME", "RUSTUP_HOME",
+    "PATH",     "LANG",      "LC_ALL",     "TZ",          "RUSTC_WRAPPER",
+    "CC",       "CXX",       "CFLAGS",     "CXXFLAGS",    "LDFLAGS",
+    "CPPFLAGS", "MAKEFLAGS", "CARGO_HOME", "RUSTUP_HOME",
 };
 
 static const char *const job_env_prefixes[] = {
@@ -45,10 +44,9 @@ static int job_env_allowed(const char *var)
             strncmp(var, job_env_names[i], len) == 0)
             return 1;
     }
-    for (size_t i = 0;
-         i < sizeof(job_env_prefixes) / sizeof(*job_env_prefixes); i++) {
-        if (strncmp(var, job_env_prefixes[i], strlen(job_env_prefixes[i])) ==
-            0)
+    for (size_t i = 0; i < sizeof(job_env_prefixes) / sizeof(*job_env_prefixes);
+         i++) {
+        if (strncmp(var, job_env_prefixes[i], strlen(job_env_prefixes[i])) == 0)
             return 1;
     }
     return 0;
@@ -167,8 +165,9 @@ static int job_make_scratch(struct job *j, const struct job_env *e)
     char name[IDENT_NAME_MAX];
 
     ident_format_name(name, j->id, j->version);
-    snprintf(j->scratch, sizeof(j->scratch), "%s/" FSIO_TMP_PREFIX "build-%s-%ld-%u",
-             e->tmpdir, name, (long)getpid(), counter++);
+    snprintf(j->scratch, sizeof(j->scratch),
+             "%s/" FSIO_TMP_PREFIX "build-%s-%ld-%u", e->tmpdir, name,
+             (long)getpid(), counter++);
     snprintf(j->artifact, sizeof(j->artifact), "%s/artifact", j->scratch);
     return mkdir(j->scratch, 0755);
 }
@@ -312,13 +311,13 @@ int job_kill_leftovers(int tmpfd)
     while ((de = readdir(dir)) != NULL) {
         pid_t pgid;
 
-        if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-                                     strcmp(de->d_name, "..") == 0))
+        if (de->d_name[0] == '.' &&
+            (de->d_name[1] == '\0' || strcmp(de->d_name, "..") == 0))
             continue;
         pgid = job_recorded_pgid(tmpfd, de->d_name);
         if (pgid > 0 && kill(-pgid, SIGKILL) == 0) {
-            log_warn("killed build left by a previous builder",
-                     "pgid=%ld", (long)pgid);
+            log_warn("killed build left by a previous builder", "pgid=%ld",
+                     (long)pgid);
             killed++;
         }
     }

@@ -38,7 +38,7 @@ struct job_env {
 };
 
 /* The scratch dir files a job leaves for its own and later builders. */
-#define JOB_LOG_FILE "log"
+#define JOB_LOG_FILE  "log"
 #define JOB_PGID_FILE "pgid"
 
 /*

@@ -20,7 +20,7 @@
 
 #define PROG "builder"
 /* Events come in bursts (a checkout, a rename dance); scan once after. */
-#define DEBOUNCE_MS 100
+#define DEBOUNCE_MS  100
 #define STOP_GRACE_S 10
 
 struct options {
@@ -65,13 +65,11 @@ static void parse_options(struct options *o, int argc, char **argv)
         {"k8s-serviceaccount-dir", CONFIG_STRING, &o->sa_dir, "DIR",
          "token, ca.crt and namespace for the Kubernetes API", 0, 0},
         {"k8s-start-timeout", CONFIG_LONG, &o->k8s_start_timeout, "SECONDS",
-         "how long an unanswered Kubernetes API is retried at start", 1,
-         3600},
-        {"heartbeat-interval", CONFIG_LONG, &o->heartbeat_interval,
-         "SECONDS", "how often OUT/heartbeat is renewed", 1, 3600},
+         "how long an unanswered Kubernetes API is retried at start", 1, 3600},
+        {"heartbeat-interval", CONFIG_LONG, &o->heartbeat_interval, "SECONDS",
+         "how often OUT/heartbeat is renewed", 1, 3600},
         {"rescan-interval", CONFIG_LONG, &o->rescan_interval, "SECONDS",
-         "full rescan of the pipelines even without inotify events", 1,
-         86400},
+         "full rescan of the pipelines even without inotify events", 1, 86400},
         {"log-level", CONFIG_STRING, &o->log_level, "LEVEL",
          "debug, info, warn or error", 0, 0},
     };
@@ -193,8 +191,8 @@ static void start(struct loop *l, int argc, char **argv)
     }
     log_info("builder started",
              "pipelines=\"%s\" out=\"%s\" worker_id=%ld workers=%ld jobs=%ld",
-             l->pipelines, l->out.path, l->fleet.worker_id,
-             l->fleet.workers, l->opt.jobs);
+             l->pipelines, l->out.path, l->fleet.worker_id, l->fleet.workers,
+             l->opt.jobs);
 }
 
 static void on_signals(struct loop *l)

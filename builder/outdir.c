@@ -108,8 +108,7 @@ void outdir_clean(struct outdir *o)
 }
 
 static void outdir_list(int dirfd,
-                        void (*fn)(const char *id, int64_t version,
-                                   void *arg),
+                        void (*fn)(const char *id, int64_t version, void *arg),
                         void *arg)
 {
     char id[IDENT_ID_MAX + 1];
@@ -190,8 +189,8 @@ void outdir_unmark_building(const struct outdir *o, const char *id,
 
     outdir_json_name(file, sizeof(file), id, version);
     if (unlinkat(o->buildingfd, file, 0) < 0 && errno != ENOENT)
-        log_warn("cannot remove building marker", "file=%s error=\"%s\"",
-                 file, strerror(errno));
+        log_warn("cannot remove building marker", "file=%s error=\"%s\"", file,
+                 strerror(errno));
 }
 
 /* fsync the finished binary itself before its name makes it final. */
@@ -245,8 +244,11 @@ int outdir_publish(const struct outdir *o, struct manifest *m,
     char *text;
     int rc, saved;
 
-    if (m->state == STATE_SUCCESS &&
-        outdir_place_artifact(o, m, artifact) < 0)
+    if (m->state == STATE_SUCCESS && artifact == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (m->state == STATE_SUCCESS && outdir_place_artifact(o, m, artifact) < 0)
         return -1;
     text = manifest_encode(m);
     if (text == NULL)
@@ -272,8 +274,7 @@ int outdir_heartbeat(const struct outdir *o, long worker_id, int building,
                  "\"ts\":\"%s\",\"building\":%d,\"queued\":%d}\n",
                  (long)getpid(), worker_id, (long long)now,
                  timeutil_rfc3339(ts, now), building, queued);
-    fd = openat(o->tmpfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                0644);
+    fd = openat(o->tmpfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
     if (fsio_write_all(fd, line, (size_t)n) < 0) {

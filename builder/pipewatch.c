@@ -12,8 +12,8 @@
 #include "pipewatch.h"
 
 /* Entries created, removed or renamed, and files finished or replaced. */
-#define PIPEWATCH_MASK                                                           \
-    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |  \
+#define PIPEWATCH_MASK                                                         \
+    (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |    \
      IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
 enum pipewatch_kind {
@@ -63,8 +63,7 @@ static void pipewatch_limit(struct pipewatch *w, const char *path, int err)
     if (w->warned)
         return;
     w->warned = 1;
-    log_warn("cannot watch any more directories; relying on the periodic "
-             "rescan",
+    log_warn("inotify watch limit reached; relying on rescans",
              "path=\"%s\" error=\"%s\"", path, strerror(err));
 }
 
@@ -73,7 +72,8 @@ static void pipewatch_limit(struct pipewatch *w, const char *path, int err)
  * wd for the same directory, so one entry can serve several names;
  * the root's kind wins over a pipeline's.  Returns the wd, or -1.
  */
-static int pipewatch_add(struct pipewatch *w, const char *path, enum pipewatch_kind kind)
+static int pipewatch_add(struct pipewatch *w, const char *path,
+                         enum pipewatch_kind kind)
 {
     struct pipewatch_entry *e;
     int wd;
@@ -92,7 +92,8 @@ static int pipewatch_add(struct pipewatch *w, const char *path, enum pipewatch_k
     if (e == NULL) {
         if (w->n == w->cap) {
             int cap = w->cap ? w->cap * 2 : 64;
-            struct pipewatch_entry *ne = realloc(w->e, sizeof(*ne) * (size_t)cap);
+            struct pipewatch_entry *ne =
+                realloc(w->e, sizeof(*ne) * (size_t)cap);
 
             if (ne == NULL) {
                 inotify_rm_watch(w->fd, wd);

@@ -14,8 +14,7 @@
 #include "manifest.h"
 #include "scan.h"
 
-int scan_names(int rootfd, void (*fn)(const char *name, void *arg),
-               void *arg)
+int scan_names(int rootfd, void (*fn)(const char *name, void *arg), void *arg)
 {
     struct dirent *de;
     DIR *dir;
@@ -62,8 +61,7 @@ static int64_t scan_lenient_version(const char *text, size_t len)
     if (root == NULL)
         return 0;
     v = json_object_get(root, "version");
-    if (json_is_object(root) && json_is_integer(v) &&
-        json_integer_value(v) > 0)
+    if (json_is_object(root) && json_is_integer(v) && json_integer_value(v) > 0)
         version = json_integer_value(v);
     json_decref(root);
     return version;
@@ -83,8 +81,8 @@ void scan_pipeline(int rootfd, const char *name, struct scan_result *r)
                  strerror(errno));
         return;
     }
-    if (fsio_read_small(fd, "pipeline.json", PIPELINE_FILE_MAX, &text,
-                        &len) < 0) {
+    if (fsio_read_small(fd, "pipeline.json", PIPELINE_FILE_MAX, &text, &len) <
+        0) {
         snprintf(r->err, sizeof(r->err), "cannot read pipeline.json: %s",
                  strerror(errno));
         close(fd);

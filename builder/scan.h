@@ -24,8 +24,7 @@ struct scan_result {
  * machinery of a ConfigMap volume.  Returns 0, or -1 with errno when
  * the directory cannot be read.
  */
-int scan_names(int rootfd, void (*fn)(const char *name, void *arg),
-               void *arg);
+int scan_names(int rootfd, void (*fn)(const char *name, void *arg), void *arg);
 
 /* True when entry 'name' of 'rootfd' is a directory, through symlinks. */
 bool scan_is_dir(int rootfd, const char *name);

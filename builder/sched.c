@@ -34,7 +34,7 @@ struct pipe {
     struct job *job;   /* its live (not cancelled) build */
     char err[256];     /* what is wrong with pipeline.json, or "" */
     int64_t err_since;
-    int err_done;      /* err was logged and, if it can be, published */
+    int err_done; /* err was logged and, if it can be, published */
     int64_t bad_version;
 };
 
@@ -151,8 +151,8 @@ static void sched_cancel(struct sched *s, struct pipe *p, const char *why)
     struct job *j = p->job;
 
     (void)s;
-    log_info("build cancelled", "pipeline=%s version=%lld reason=\"%s\"",
-             j->id, (long long)j->version, why);
+    log_info("build cancelled", "pipeline=%s version=%lld reason=\"%s\"", j->id,
+             (long long)j->version, why);
     job_signal(j, SIGKILL);
     j->end = JOB_CANCELLED;
     p->job = NULL;
@@ -221,8 +221,8 @@ static void sched_bad(struct sched *s, struct pipe *p,
         p->err_since = now;
         p->err_done = 0;
     }
-    if (!p->err_done && (s->settle_due == 0 ||
-                         p->err_since + SCHED_SETTLE_MS < s->settle_due))
+    if (!p->err_done &&
+        (s->settle_due == 0 || p->err_since + SCHED_SETTLE_MS < s->settle_due))
         s->settle_due = p->err_since + SCHED_SETTLE_MS;
 }
 
@@ -356,8 +356,7 @@ static int sched_open_root(struct sched *s)
 
     if (fd < 0 && !s->root_warned) {
         log_warn("cannot open pipelines directory; waiting for it",
-                 "path=\"%s\" error=\"%s\"", s->cfg.pipelines,
-                 strerror(errno));
+                 "path=\"%s\" error=\"%s\"", s->cfg.pipelines, strerror(errno));
         s->root_warned = 1;
     } else if (fd >= 0) {
         s->root_warned = 0;
@@ -431,8 +430,8 @@ static int sched_start(struct sched *s, struct pipe *p, struct job *j)
         return -1;
     }
     p->job = j;
-    if (outdir_mark_building(s->cfg.out, j->id, j->version,
-                             s->cfg.worker_id, j->started_at) < 0)
+    if (outdir_mark_building(s->cfg.out, j->id, j->version, s->cfg.worker_id,
+                             j->started_at) < 0)
         log_warn("cannot write building marker",
                  "pipeline=%s version=%lld error=\"%s\"", j->id,
                  (long long)j->version, strerror(errno));
@@ -501,16 +500,14 @@ static enum state sched_outcome(const struct job *j, int status, char *note,
         return STATE_COMPILE_ERROR;
     }
     if (WIFSIGNALED(status)) {
-        snprintf(note, size, "build killed by signal %d\n",
-                 WTERMSIG(status));
+        snprintf(note, size, "build killed by signal %d\n", WTERMSIG(status));
         return STATE_COMPILE_ERROR;
     }
     if (WEXITSTATUS(status) != 0)
         return STATE_COMPILE_ERROR;
     if (lstat(j->artifact, &st) < 0 || !S_ISREG(st.st_mode)) {
         snprintf(note, size,
-                 "build exited 0 but left no regular file at "
-                 "PIPELINE_OUT\n");
+                 "build exited 0 but left no file at PIPELINE_OUT\n");
         return STATE_COMPILE_ERROR;
     }
     return STATE_SUCCESS;
@@ -526,16 +523,16 @@ static int sched_publish(struct sched *s, const struct job *j, int status)
     snprintf(m.pipeline_id, sizeof(m.pipeline_id), "%s", j->id);
     m.version = j->version;
     m.worker_id = s->cfg.worker_id;
-    m.state = sched_outcome(j, status, note, sizeof(note),
-                            s->cfg.env.timeout_s);
+    m.state =
+        sched_outcome(j, status, note, sizeof(note), s->cfg.env.timeout_s);
     memcpy(m.started_at, j->started_at, sizeof(m.started_at));
     timeutil_now_rfc3339(m.finished_at);
     if (sched_result_log(&m, j, note[0] ? note : NULL) < 0)
         goto out_free;
     if (outdir_publish(s->cfg.out, &m, j->artifact) < 0)
         goto out_free;
-    log_info("published", "pipeline=%s version=%lld state=%s ms=%lld",
-             j->id, (long long)j->version, state_name(m.state),
+    log_info("published", "pipeline=%s version=%lld state=%s ms=%lld", j->id,
+             (long long)j->version, state_name(m.state),
              (long long)(timeutil_mono_ms() - j->started_ms));
     rc = 0;
 
@@ -551,8 +548,8 @@ static void sched_finish(struct sched *s, struct job *j, int status)
     if (p != NULL && p->job == j)
         p->job = NULL;
     if (j->end == JOB_CANCELLED) {
-        log_debug("cancelled build reaped", "pipeline=%s version=%lld",
-                  j->id, (long long)j->version);
+        log_debug("cancelled build reaped", "pipeline=%s version=%lld", j->id,
+                  (long long)j->version);
     } else if (sched_publish(s, j, status) == 0) {
         if (p != NULL && j->version > p->published)
             p->published = j->version;

@@ -14,11 +14,11 @@ struct sched_config {
     long worker_id;
     long workers;
     long jobs;
-    long stop_grace_s;      /* SIGTERM, then SIGKILL after this */
-    const char *pipelines;  /* absolute */
+    long stop_grace_s;     /* SIGTERM, then SIGKILL after this */
+    const char *pipelines; /* absolute */
     struct job_env env;
     const struct outdir *out;
-    struct pipewatch *watch;    /* NULL: periodic rescans only */
+    struct pipewatch *watch; /* NULL: periodic rescans only */
 };
 
 struct sched;

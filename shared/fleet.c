@@ -14,11 +14,11 @@
 #include "log.h"
 #include "timeutil.h"
 
-#define FLEET_BODY_MAX (1024 * 1024)
+#define FLEET_BODY_MAX           (1024 * 1024)
 #define FLEET_CONNECT_TIMEOUT_MS 2000
 #define FLEET_REQUEST_TIMEOUT_MS 5000
-#define FLEET_BACKOFF_FIRST_MS 250
-#define FLEET_BACKOFF_MAX_MS 4000
+#define FLEET_BACKOFF_FIRST_MS   250
+#define FLEET_BACKOFF_MAX_MS     4000
 #define FLEET_DEFAULT_INTERVAL_S 30
 
 /* A response body, cut off (and the transfer failed) past the bound. */
@@ -104,8 +104,8 @@ static int fleet_read_sa(const char *dir, const char *name, char *buf,
         return -1;
     n = fread(buf, 1, size - 1, f);
     fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\r'))
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\r'))
         n--;
     buf[n] = '\0';
     if (n == 0) {
@@ -133,8 +133,8 @@ static size_t fleet_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static int fleet_url(const struct fleet *f, char *url, size_t size,
-                     char *err, size_t errsize)
+static int fleet_url(const struct fleet *f, char *url, size_t size, char *err,
+                     size_t errsize)
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -154,8 +154,8 @@ static int fleet_url(const struct fleet *f, char *url, size_t size,
     v6 = strchr(host, ':') != NULL;
     snprintf(url, size,
              "https://%s%s%s:%s/apis/apps/v1/namespaces/%s/statefulsets/%s",
-             v6 ? "[" : "", host, v6 ? "]" : "",
-             port && port[0] ? port : "443", ns, f->statefulset);
+             v6 ? "[" : "", host, v6 ? "]" : "", port && port[0] ? port : "443",
+             ns, f->statefulset);
     return 0;
 }
 
@@ -166,8 +166,8 @@ static void fleet_refusal(struct fleet_answer *a, long code,
     json_t *root = b->data ? json_loadb(b->data, b->len, 0, NULL) : NULL;
     const char *msg = json_string_value(json_object_get(root, "message"));
 
-    snprintf(a->err, sizeof(a->err), "HTTP %ld from the API server%s%s",
-             code, msg ? ": " : "", msg ? msg : "");
+    snprintf(a->err, sizeof(a->err), "HTTP %ld from the API server%s%s", code,
+             msg ? ": " : "", msg ? msg : "");
     a->permanent = code >= 400 && code < 500 && code != 408 && code != 429;
     json_decref(root);
 }
@@ -281,13 +281,13 @@ static long fleet_replicas_at_start(const char *prog, const struct fleet *f,
                  "statefulset=%s attempt=%d error=\"%s\"", f->statefulset,
                  attempt, a.err);
         fleet_sleep_ms(delay < left ? delay : (long)left);
-        delay = delay * 2 > FLEET_BACKOFF_MAX_MS ? FLEET_BACKOFF_MAX_MS
-                                                 : delay * 2;
+        delay =
+            delay * 2 > FLEET_BACKOFF_MAX_MS ? FLEET_BACKOFF_MAX_MS : delay * 2;
     }
-    config_die(prog,
-               "--workers k8s: cannot read spec.replicas of StatefulSet "
-               "'%s' from the Kubernetes API: %s",
-               f->statefulset, a.err);
+    config_die(
+        prog,
+        "--workers k8s: cannot read spec.replicas of StatefulSet '%s' from the Kubernetes API: %s",
+        f->statefulset, a.err);
 }
 
 static long fleet_worker_id(const char *prog, const char *opt)
@@ -298,9 +298,7 @@ static long fleet_worker_id(const char *prog, const char *opt)
     if (opt == NULL || strcmp(opt, "auto") == 0) {
         id = ident_ordinal(fleet_hostname(host, sizeof(host)));
         if (id < 0)
-            config_die(prog,
-                       "--worker-id auto: hostname '%s' does not end in "
-                       "-<n>; give --worker-id",
+            config_die(prog, "--worker-id auto: hostname '%s' has no -<n>",
                        host);
         return id;
     }
@@ -318,21 +316,19 @@ static void fleet_k8s(const char *prog, const struct fleet_opts *o,
     char host[256];
 
     if (o->statefulset != NULL && o->statefulset[0] != '\0')
-        snprintf(f->statefulset, sizeof(f->statefulset), "%s",
-                 o->statefulset);
+        snprintf(f->statefulset, sizeof(f->statefulset), "%s", o->statefulset);
     else if (fleet_statefulset_name(fleet_hostname(host, sizeof(host)),
-                                    f->statefulset,
-                                    sizeof(f->statefulset)) < 0)
-        config_die(prog,
-                   "--workers k8s: hostname '%s' does not end in -<n>; "
-                   "give --statefulset",
-                   host);
+                                    f->statefulset, sizeof(f->statefulset)) < 0)
+        config_die(
+            prog,
+            "--workers k8s: hostname '%s' has no -<n>; give --statefulset",
+            host);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         config_die(prog, "--workers k8s: cannot initialise libcurl");
     f->from_k8s = 1;
     f->workers = fleet_replicas_at_start(
-        prog, f, o->start_timeout_ms > 0 ? o->start_timeout_ms
-                                         : FLEET_START_TIMEOUT_MS);
+        prog, f,
+        o->start_timeout_ms > 0 ? o->start_timeout_ms : FLEET_START_TIMEOUT_MS);
     if (f->workers < 1)
         config_die(prog, "--workers k8s: StatefulSet '%s' has 0 replicas",
                    f->statefulset);
@@ -347,8 +343,7 @@ static long fleet_count(const char *prog, const char *opt)
     errno = 0;
     n = strtol(opt, &end, 10);
     if (errno != 0 || end == opt || *end != '\0' || n < 1 || n > 1000000)
-        config_die(prog, "--workers: '%s' is not 'k8s' or a number >= 1",
-                   opt);
+        config_die(prog, "--workers: '%s' is not 'k8s' or a number >= 1", opt);
     return n;
 }
 
@@ -391,10 +386,10 @@ int fleet_check(struct fleet *f)
     }
     if (a.replicas == f->workers)
         return 0;
-    snprintf(msg, sizeof(msg),
-             "SCALING DETECTED: StatefulSet has %ld replicas but compiler "
-             "was started with %ld workers",
-             a.replicas, f->workers);
+    snprintf(
+        msg, sizeof(msg),
+        "SCALING DETECTED: StatefulSet has %ld replicas but compiler was started with %ld workers",
+        a.replicas, f->workers);
     log_error(msg, "statefulset=%s", f->statefulset);
     return -1;
 }

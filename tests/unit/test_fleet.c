@@ -18,14 +18,12 @@ static void test_statefulset_name(void **state)
     char buf[64];
 
     (void)state;
-    assert_int_equal(fleet_statefulset_name("binrelay-2", buf, sizeof(buf)),
-                     0);
+    assert_int_equal(fleet_statefulset_name("binrelay-2", buf, sizeof(buf)), 0);
     assert_string_equal(buf, "binrelay");
     assert_int_equal(
         fleet_statefulset_name("x-compiler-server-12", buf, sizeof(buf)), 0);
     assert_string_equal(buf, "x-compiler-server");
-    assert_int_equal(fleet_statefulset_name("binrelay", buf, sizeof(buf)),
-                     -1);
+    assert_int_equal(fleet_statefulset_name("binrelay", buf, sizeof(buf)), -1);
     assert_int_equal(fleet_statefulset_name("binrelay-x", buf, sizeof(buf)),
                      -1);
     assert_int_equal(fleet_statefulset_name("-3", buf, sizeof(buf)), -1);
@@ -66,8 +64,7 @@ static void test_parse_replicas_refused(void **state)
     assert_int_equal(replicas("{\"spec\":{\"replicas\":2.5}}", &n), -1);
     assert_int_equal(replicas("{\"spec\":", &n), -1);
     assert_int_equal(n, 7);
-    assert_int_equal(fleet_parse_replicas("[]", 2, &n, err, sizeof(err)),
-                     -1);
+    assert_int_equal(fleet_parse_replicas("[]", 2, &n, err, sizeof(err)), -1);
     assert_string_equal(err, "the StatefulSet has no spec");
 }
 
