@@ -39,6 +39,7 @@ LIB_OBJ := $(call obj,$(SHARED_SRC)) \
 DEB_BUILD := gcc make pkg-config libcurl4-openssl-dev libmicrohttpd-dev \
              libjansson-dev libxxhash-dev
 DEB_TEST  := libcmocka-dev curl jq openssl xxhash iproute2 procps psmisc \
+             clang libclang-rt-14-dev \
              ccache sccache redis-server unzip e2fsprogs
 
 .PHONY: all deps deps-test demo test test-unit test-e2e test-asan \
@@ -111,6 +112,31 @@ lint: deps-test
 	$(MAKE) --no-print-directory all BUILD=build/gcc BIN=build/gcc/bin CC=gcc
 	$(MAKE) --no-print-directory all BUILD=build/clang BIN=build/clang/bin \
 	    CC=clang
+
+# libFuzzer: each target for FUZZ_SECONDS, from its seed corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_LIB := $(SHARED_SRC) sidecar/route.c
+fuzz: deps-test
+	@mkdir -p build/fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); t=$${n#fuzz_}; \
+	    clang -g -O1 -std=gnu11 -D_GNU_SOURCE -Ishared -Isidecar \
+	        -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n \
+	        $$f $(FUZZ_LIB) $(LDLIBS); \
+	    mkdir -p build/fuzz/corpus-$$t; \
+	    echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	        -artifact_prefix=build/fuzz/$$n- \
+	        build/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
+	        2>build/fuzz/$$n.log || { tail -n 30 build/fuzz/$$n.log; \
+	        exit 1; }; \
+	    grep -E '^#[0-9]+ *DONE' build/fuzz/$$n.log || true; \
+	done
+
+bench: deps-test
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
 
 clean:
 	rm -rf $(BUILD) $(BIN)

@@ -120,7 +120,9 @@ int ident_split_name(const char *name, size_t len, char *id,
     const char *at = memchr(name, '@', len);
     size_t idlen;
 
-    if (at == NULL)
+    /* A NUL inside would let the C string that is checked differ from
+     * the bytes that were given. */
+    if (at == NULL || memchr(name, '\0', len) != NULL)
         return -1;
     idlen = (size_t)(at - name);
     if (idlen == 0 || idlen > IDENT_ID_MAX)

@@ -161,9 +161,13 @@ char *manifest_encode(const struct manifest *m)
     if (m->state == STATE_SUCCESS)
         json_object_set_new(root, "artifact", json_string(m->artifact));
     json_object_set_new(root, "log", json_string(m->log ? m->log : ""));
-    json_object_set_new(root, "worker_id", json_integer(m->worker_id));
-    json_object_set_new(root, "started_at", json_string(m->started_at));
-    json_object_set_new(root, "finished_at", json_string(m->finished_at));
+    if (m->worker_id >= 0)
+        json_object_set_new(root, "worker_id", json_integer(m->worker_id));
+    if (m->started_at[0] != '\0')
+        json_object_set_new(root, "started_at", json_string(m->started_at));
+    if (m->finished_at[0] != '\0')
+        json_object_set_new(root, "finished_at",
+                            json_string(m->finished_at));
 
     out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
