@@ -5,9 +5,12 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +27,27 @@
 /* A status report is JSON with a 64 KiB message at most, escaped. */
 #define SERVER_REPORT_MAX (512 * 1024)
 #define SERVER_PEM_MAX (1024 * 1024)
+/*
+ * A refused request's body up to this size is read and dropped before
+ * the answer (see server_answer_early); libcurl waits for "100 Continue"
+ * above the same size.
+ */
+#define SERVER_DRAIN_MAX (1024 * 1024)
+
+/* Refused uploads by reason, for /metrics. */
+static const struct {
+    int code;
+    const char *reason;
+} server_failures[] = {
+    {400, "bad_request"}, {401, "unauthorized"}, {404, "not_leader"},
+    {409, "older_version"}, {411, "no_length"}, {413, "too_large"},
+    {422, "mismatch"}, {500, "internal"}, {507, "no_space"},
+};
+
+#define SERVER_NFAILURES                                                      \
+    (sizeof(server_failures) / sizeof(server_failures[0]))
+
+static atomic_uint_fast64_t server_failed[SERVER_NFAILURES];
 
 struct server {
     struct MHD_Daemon *daemon;
@@ -118,25 +142,55 @@ static enum MHD_Result server_cluster(struct server *srv,
     return server_send(c, all ? 200 : 503, body, NULL);
 }
 
+static void server_count_failure(int code)
+{
+    for (size_t i = 0; i < SERVER_NFAILURES; i++) {
+        if (server_failures[i].code == code)
+            atomic_fetch_add(&server_failed[i], 1);
+    }
+}
+
+static void server_failure_metrics(FILE *f)
+{
+    fputs("# HELP binrelay_install_failures_total Refused uploads by "
+          "reason.\n# TYPE binrelay_install_failures_total counter\n",
+          f);
+    for (size_t i = 0; i < SERVER_NFAILURES; i++)
+        fprintf(f,
+                "binrelay_install_failures_total{reason=\"%s\","
+                "code=\"%d\"} %lu\n",
+                server_failures[i].reason, server_failures[i].code,
+                (unsigned long)server_failed[i]);
+}
+
 static char *server_store_metrics(struct store *store)
 {
     uint64_t used = 0, avail = 0;
     char *text = NULL;
+    size_t len = 0;
+    FILE *f;
 
     if (store == NULL)
         return NULL;
-    store_usage(store, &used, &avail);
-    if (asprintf(&text,
-                 "# HELP binrelay_store_bytes Store filesystem bytes.\n"
-                 "# TYPE binrelay_store_bytes gauge\n"
-                 "binrelay_store_bytes{kind=\"used\"} %llu\n"
-                 "binrelay_store_bytes{kind=\"free\"} %llu\n"
-                 "# HELP binrelay_status_entries Pipelines with a status.\n"
-                 "# TYPE binrelay_status_entries gauge\n"
-                 "binrelay_status_entries %zu\n",
-                 (unsigned long long)used, (unsigned long long)avail,
-                 store_count(store)) < 0)
+    f = open_memstream(&text, &len);
+    if (f == NULL)
         return NULL;
+    store_usage(store, &used, &avail);
+    fprintf(f,
+            "# HELP binrelay_store_bytes Store filesystem bytes.\n"
+            "# TYPE binrelay_store_bytes gauge\n"
+            "binrelay_store_bytes{kind=\"used\"} %llu\n"
+            "binrelay_store_bytes{kind=\"free\"} %llu\n"
+            "# HELP binrelay_status_entries Pipelines with a status.\n"
+            "# TYPE binrelay_status_entries gauge\n"
+            "binrelay_status_entries %zu\n",
+            (unsigned long long)used, (unsigned long long)avail,
+            store_count(store));
+    server_failure_metrics(f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
     return text;
 }
 
@@ -405,6 +459,8 @@ static enum MHD_Result server_binary_end(struct MHD_Connection *c,
         atomic_fetch_add(&metrics.installs[METRICS_INSTALL_IDENTICAL], 1);
     else
         atomic_fetch_add(&metrics.installs[METRICS_INSTALL_REJECTED], 1);
+    if (code != 200 && code != 201)
+        server_count_failure(code);
 
     if (code == 200 || code == 201)
         return server_send(c, code,
@@ -491,6 +547,23 @@ static void server_write_data(struct request *req, const char *data,
     }
 }
 
+/*
+ * Whether a request refused from its headers is answered before its
+ * body.  A client waiting for "100 Continue" then never sends the body.
+ * Any other client is sending it already: a small one is read and
+ * dropped first, because a socket closed with unread data resets the
+ * connection, and the client may lose the answer with it.
+ */
+static bool server_answer_early(struct MHD_Connection *c)
+{
+    const char *expect = server_header(c, "Expect");
+    int64_t len = server_length(c);
+
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
+        return true;
+    return len < 0 || len > SERVER_DRAIN_MAX;
+}
+
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
                                      const char *url, const char *method,
                                      const char *version,
@@ -512,9 +585,7 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
             req->route.kind != ROUTE_STATUS_PUT)
             return server_read(srv, c, &req->route);
         server_write_begin(srv, c, req);
-        /* Refused before the body: answer now, and curl's
-         * "Expect: 100-continue" never sends it. */
-        if (req->code != 0)
+        if (req->code != 0 && server_answer_early(c))
             return server_write_end(srv, c, req);
         return MHD_YES;
     }

@@ -24,6 +24,8 @@
 #define STORE_FLUSH_WINDOW (8 * 1024 * 1024)
 /* Kept free beyond an upload's length, for status files and the rest. */
 #define STORE_RESERVE (16 * 1024 * 1024)
+/* "<id>@<version>.<xxh128>" and its NUL. */
+#define STORE_NAME_MAX (IDENT_NAME_MAX + HASH_HEX_LEN)
 
 struct store_kept {
     int64_t version;
@@ -54,6 +56,7 @@ struct store {
     struct store_entry **entries; /* in arrival order */
     size_t count, cap;
     struct strmap *index;          /* id -> entry */
+    struct strmap *live;           /* temporaries of uploads in flight */
 };
 
 struct store_upload {
@@ -69,11 +72,25 @@ struct store_upload {
     int fd;
     int64_t started_ms;
     struct hash_state *hash;
+    int marked; /* counted in its entry's 'uploading' */
 };
 
 static struct store_entry *store_find(struct store *s, const char *id)
 {
     return strmap_get(s->index, id);
+}
+
+/*
+ * A binary's file is named for its content as well as its version:
+ * "<id>@<version>.<xxh128>".  Another binary of the same version then
+ * never replaces a file that a status names, so a crash between the
+ * rename and the status leaves the old status true.
+ */
+static void store_binary_name(char buf[STORE_NAME_MAX], const char *id,
+                              int64_t version, const char *xxh)
+{
+    snprintf(buf, STORE_NAME_MAX, "%s@%lld.%s", id, (long long)version,
+             xxh);
 }
 
 static int store_grow(struct store *s)
@@ -274,20 +291,59 @@ static int store_load(struct store *s)
     return 0;
 }
 
+static int store_kept_index(const struct store_entry *e, int64_t version,
+                            const char *xxh)
+{
+    for (int i = 0; e != NULL && i < e->nkept; i++) {
+        if (e->kept[i].version == version && strcmp(e->kept[i].xxh, xxh) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* True when 'name' in binaries/ is one that a status keeps. */
 static int store_is_kept(struct store *s, const char *name)
 {
+    const char *dot = strrchr(name, '.');
     char id[IDENT_ID_MAX + 1];
     int64_t version;
-    struct store_entry *e;
 
-    if (ident_split_name(name, strlen(name), id, &version) < 0)
+    if (dot == NULL || !hash_hex_valid(dot + 1) ||
+        ident_split_name(name, (size_t)(dot - name), id, &version) < 0)
         return 0;
-    e = store_find(s, id);
-    for (int i = 0; e != NULL && i < e->nkept; i++) {
-        if (e->kept[i].version == version)
-            return 1;
+    return store_kept_index(store_find(s, id), version, dot + 1) >= 0;
+}
+
+/*
+ * Drops the records of binaries that are not on disk as recorded, so
+ * that no status ever names a missing file.  Only damage from outside
+ * (a restored backup, a hand-deleted file) gets here.
+ */
+static void store_check_kept(struct store *s, struct store_entry *e)
+{
+    char name[STORE_NAME_MAX];
+    struct stat st;
+    int n = 0;
+
+    for (int i = 0; i < e->nkept; i++) {
+        const struct store_kept *k = &e->kept[i];
+
+        store_binary_name(name, e->id, k->version, k->xxh);
+        if (fstatat(s->binfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_size == k->size) {
+            e->kept[n++] = *k;
+            continue;
+        }
+        log_warn("binary missing from the store", "file=%s", name);
     }
-    return 0;
+    e->nkept = n;
+    if (e->state == STATE_SUCCESS &&
+        store_kept_index(e, e->version, e->xxh) < 0) {
+        e->state = STATE_SYSTEM_ERROR;
+        e->xxh[0] = '\0';
+        store_set_message(e, "the installed binary is missing from the "
+                             "store");
+    }
 }
 
 /*
@@ -345,13 +401,17 @@ struct store *store_open(const struct store_config *cfg)
     s->statfd = store_open_dir(s->dirfd, "status");
     s->tmpfd = store_open_dir(s->dirfd, "tmp");
     s->index = strmap_new();
-    if (s->binfd < 0 || s->statfd < 0 || s->tmpfd < 0 || s->index == NULL)
+    s->live = strmap_new();
+    if (s->binfd < 0 || s->statfd < 0 || s->tmpfd < 0 || s->index == NULL ||
+        s->live == NULL)
         goto out_fail;
 
     store_clean_temps(s);
     fsio_remove_prefixed(s->statfd, FSIO_TMP_PREFIX);
     if (store_load(s) < 0)
         goto out_fail;
+    for (size_t i = 0; i < s->count; i++)
+        store_check_kept(s, s->entries[i]);
     store_remove_orphans(s);
     log_info("store opened", "dir=%s pipelines=%zu", cfg->dir, s->count);
     return s;
@@ -377,14 +437,43 @@ void store_close(struct store *s)
         store_entry_free(s->entries[i]);
     free(s->entries);
     strmap_free(s->index);
+    strmap_free(s->live);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
+/* Under the lock, so that no upload creates a temporary meanwhile. */
+static int store_remove_dead_temps(struct store *s)
+{
+    size_t plen = strlen(FSIO_TMP_PREFIX);
+    int fd = dup(s->tmpfd);
+    struct dirent *de;
+    DIR *dir;
+    int n = 0;
+
+    if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (strncmp(de->d_name, FSIO_TMP_PREFIX, plen) != 0 ||
+            strmap_get(s->live, de->d_name) != NULL)
+            continue;
+        if (fsio_remove_tree(s->tmpfd, de->d_name) == 0)
+            n++;
+    }
+    closedir(dir);
+    return n;
+}
+
 int store_clean_temps(struct store *s)
 {
-    int n = fsio_remove_prefixed(s->tmpfd, FSIO_TMP_PREFIX);
+    int n;
 
+    pthread_mutex_lock(&s->lock);
+    n = store_remove_dead_temps(s);
+    pthread_mutex_unlock(&s->lock);
     if (n > 0)
         log_info("removed orphaned temporaries", "count=%d", n);
     return n;
@@ -454,18 +543,6 @@ static int store_admit(struct store *s, const char *id, int64_t version,
 }
 
 static void store_mark_uploading(struct store *s, const char *id,
-                                 int64_t version, long worker_id,
-                                 int delta);
-
-static void store_upload_abort_mark(struct store *s, const char *id,
-                                    int64_t version, long worker_id)
-{
-    pthread_mutex_lock(&s->lock);
-    store_mark_uploading(s, id, version, worker_id, -1);
-    pthread_mutex_unlock(&s->lock);
-}
-
-static void store_mark_uploading(struct store *s, const char *id,
                                  int64_t version, long worker_id, int delta)
 {
     struct store_entry *e = store_find(s, id);
@@ -481,26 +558,39 @@ static void store_mark_uploading(struct store *s, const char *id,
     }
 }
 
-int store_upload_begin(struct store *s, const char *id, int64_t version,
-                       int64_t length, const char *xxh, long worker_id,
-                       struct store_upload **out, char *err, size_t errsize)
+/*
+ * Under the lock: the temporary is created and registered as live in
+ * one step, so that the hourly sweep never removes it under an upload.
+ */
+static int store_upload_tmpfile(struct store_upload *up)
 {
-    struct store_upload *up;
-    int code;
+    struct store *s = up->s;
+    int saved;
 
-    pthread_mutex_lock(&s->lock);
-    code = store_admit(s, id, version, length, xxh, err, errsize);
-    if (code == 0)
-        store_mark_uploading(s, id, version, worker_id, 1);
-    pthread_mutex_unlock(&s->lock);
-    if (code != 0)
-        return code;
-
-    up = calloc(1, sizeof(*up));
-    if (up == NULL) {
-        store_upload_abort_mark(s, id, version, worker_id);
-        return store_reply(err, errsize, 500, "out of memory");
+    up->fd = fsio_tmpfile(s->tmpfd, up->tmp, sizeof(up->tmp), 0644);
+    if (up->fd < 0) {
+        up->tmp[0] = '\0';
+        return -1;
     }
+    if (strmap_put(s->live, up->tmp, up) == 0)
+        return 0;
+    saved = errno;
+    close(up->fd);
+    unlinkat(s->tmpfd, up->tmp, 0);
+    up->fd = -1;
+    up->tmp[0] = '\0';
+    errno = saved;
+    return -1;
+}
+
+static struct store_upload *store_upload_new(struct store *s, const char *id,
+                                             int64_t version, int64_t length,
+                                             const char *xxh, long worker_id)
+{
+    struct store_upload *up = calloc(1, sizeof(*up));
+
+    if (up == NULL)
+        return NULL;
     up->s = s;
     up->fd = -1;
     snprintf(up->id, sizeof(up->id), "%s", id);
@@ -510,10 +600,45 @@ int store_upload_begin(struct store *s, const char *id, int64_t version,
     up->worker_id = worker_id;
     up->started_ms = timeutil_mono_ms();
     up->hash = hash_new();
-    if (up->hash == NULL)
-        goto out_abort;
-    up->fd = fsio_tmpfile(s->tmpfd, up->tmp, sizeof(up->tmp), 0644);
-    if (up->fd < 0)
+    if (up->hash == NULL) {
+        free(up);
+        return NULL;
+    }
+    return up;
+}
+
+/* Under the lock: admission, the temporary, and the "uploading" mark. */
+static int store_upload_start(struct store_upload *up, char *err,
+                              size_t errsize)
+{
+    struct store *s = up->s;
+    int code = store_admit(s, up->id, up->version, up->length, up->xxh, err,
+                           errsize);
+
+    if (code != 0)
+        return code;
+    if (store_upload_tmpfile(up) < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot create temporary: %s", strerror(errno));
+    store_mark_uploading(s, up->id, up->version, up->worker_id, 1);
+    up->marked = 1;
+    return 0;
+}
+
+int store_upload_begin(struct store *s, const char *id, int64_t version,
+                       int64_t length, const char *xxh, long worker_id,
+                       struct store_upload **out, char *err, size_t errsize)
+{
+    struct store_upload *up;
+    int code;
+
+    up = store_upload_new(s, id, version, length, xxh, worker_id);
+    if (up == NULL)
+        return store_reply(err, errsize, 500, "out of memory");
+    pthread_mutex_lock(&s->lock);
+    code = store_upload_start(up, err, errsize);
+    pthread_mutex_unlock(&s->lock);
+    if (code != 0)
         goto out_abort;
 
     /*
@@ -522,15 +647,16 @@ int store_upload_begin(struct store *s, const char *id, int64_t version,
      * never falls back to writing zeros where it is not supported.
      */
     if (length > 0 && fallocate(up->fd, 0, 0, length) < 0 &&
-        (errno == ENOSPC || errno == EDQUOT))
+        (errno == ENOSPC || errno == EDQUOT)) {
+        code = store_reply(err, errsize, 507,
+                           "not enough space in the store for %lld bytes",
+                           (long long)length);
         goto out_abort;
+    }
     *out = up;
     return 0;
 
 out_abort:
-    code = store_errno_code(errno);
-    store_reply(err, errsize, code, "cannot create temporary: %s",
-                strerror(errno));
     store_upload_abort(up);
     return code;
 }
@@ -573,13 +699,21 @@ int store_upload_write(struct store_upload *up, const void *data,
 
 void store_upload_abort(struct store_upload *up)
 {
+    struct store *s;
+
     if (up == NULL)
         return;
-    if (up->fd >= 0) {
+    s = up->s;
+    if (up->fd >= 0)
         close(up->fd);
-        unlinkat(up->s->tmpfd, up->tmp, 0);
+    pthread_mutex_lock(&s->lock);
+    if (up->tmp[0] != '\0') {
+        unlinkat(s->tmpfd, up->tmp, 0);
+        strmap_del(s->live, up->tmp);
     }
-    store_upload_abort_mark(up->s, up->id, up->version, up->worker_id);
+    if (up->marked)
+        store_mark_uploading(s, up->id, up->version, up->worker_id, -1);
+    pthread_mutex_unlock(&s->lock);
     hash_free(up->hash);
     free(up);
 }
@@ -603,59 +737,107 @@ static int store_verify(struct store_upload *up, char *err, size_t errsize)
     return 0;
 }
 
-/* Removes installed versions beyond the newest keep_versions. */
-static void store_gc(struct store *s, struct store_entry *e)
+/*
+ * The kept list with 'k' added, newest first, any other binary of the
+ * same version replaced, cut to the newest keep_versions.  Returns a
+ * new array (its length in *n), or NULL.
+ */
+static struct store_kept *store_kept_with(const struct store *s,
+                                          const struct store_entry *e,
+                                          const struct store_kept *k, int *n)
 {
-    char name[IDENT_NAME_MAX];
+    struct store_kept *out = malloc((size_t)(e->nkept + 1) * sizeof(*out));
+    int m = 0, added = 0;
 
-    while (e->nkept > s->cfg.keep_versions) {
-        e->nkept--;
-        ident_format_name(name, e->id, e->kept[e->nkept].version);
+    if (out == NULL)
+        return NULL;
+    for (int i = 0; i < e->nkept; i++) {
+        if (!added && e->kept[i].version <= k->version) {
+            out[m++] = *k;
+            added = 1;
+        }
+        if (e->kept[i].version != k->version)
+            out[m++] = e->kept[i];
+    }
+    if (!added)
+        out[m++] = *k;
+    *n = m < s->cfg.keep_versions ? m : (int)s->cfg.keep_versions;
+    return out;
+}
+
+/* Removes the binaries 'old' kept that 'e' keeps no more. */
+static void store_unlink_dropped(struct store *s, const struct store_entry *e,
+                                 const struct store_kept *old, int nold)
+{
+    char name[STORE_NAME_MAX];
+
+    for (int i = 0; i < nold; i++) {
+        if (store_kept_index(e, old[i].version, old[i].xxh) >= 0)
+            continue;
+        store_binary_name(name, e->id, old[i].version, old[i].xxh);
         if (unlinkat(s->binfd, name, 0) < 0 && errno != ENOENT)
             log_warn("cannot remove old binary", "file=%s error=\"%s\"",
                      name, strerror(errno));
     }
 }
 
-static int store_keep(struct store_entry *e, int64_t version, int64_t size,
-                      const char *xxh)
+/*
+ * Persists 'e', or puts back 'old' (what 'e' was before, still owning
+ * its message and kept list) so that memory never claims what the disk
+ * does not hold.  Frees whichever state lost.  Returns 0 or -1.
+ */
+static int store_commit_entry(struct store *s, struct store_entry *e,
+                              struct store_entry *old)
 {
-    struct store_kept *k = realloc(e->kept, (size_t)(e->nkept + 1) *
-                                                sizeof(*k));
-    int at = 0;
+    int saved;
 
-    if (k == NULL)
-        return -1;
-    e->kept = k;
-    /* The same version installed again replaces its record. */
-    for (int i = 0; i < e->nkept; i++) {
-        if (k[i].version == version) {
-            memmove(&k[i], &k[i + 1],
-                    (size_t)(e->nkept - i - 1) * sizeof(*k));
-            e->nkept--;
-            break;
-        }
+    if (store_persist(s, e) == 0) {
+        if (old->kept != e->kept)
+            store_unlink_dropped(s, e, old->kept, old->nkept);
+        if (old->kept != e->kept)
+            free(old->kept);
+        free(old->message);
+        return 0;
     }
-    while (at < e->nkept && k[at].version > version)
-        at++;
-    memmove(&k[at + 1], &k[at], (size_t)(e->nkept - at) * sizeof(*k));
-    k[at].version = version;
-    k[at].size = size;
-    snprintf(k[at].xxh, HASH_HEX_LEN, "%s", xxh);
-    e->nkept++;
-    return 0;
+    saved = errno;
+    if (old->kept != e->kept)
+        free(e->kept);
+    free(e->message);
+    *e = *old;
+    errno = saved;
+    return -1;
 }
 
-static void store_record_success(struct store_entry *e,
-                                 const struct store_upload *up)
+/* Under the lock: the status of an installed binary, made durable. */
+static int store_record(struct store *s, struct store_entry *e,
+                        const struct store_upload *up, char *err,
+                        size_t errsize)
 {
+    struct store_kept k = {.version = up->version, .size = up->length};
+    struct store_entry old = *e;
+    int n = 0;
+
+    snprintf(k.xxh, sizeof(k.xxh), "%s", up->xxh);
+    e->kept = store_kept_with(s, &old, &k, &n);
+    e->message = strdup("");
+    if (e->kept == NULL || e->message == NULL) {
+        free(e->kept);
+        free(e->message);
+        *e = old;
+        return store_reply(err, errsize, 500, "out of memory");
+    }
+    e->nkept = n;
     e->version = up->version;
     e->state = STATE_SUCCESS;
     e->worker_id = up->worker_id;
     e->size = up->length;
     snprintf(e->xxh, sizeof(e->xxh), "%s", up->xxh);
-    store_set_message(e, "");
     timeutil_now_rfc3339(e->updated_at);
+    if (store_commit_entry(s, e, &old) < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot record status of '%s': %s", up->id,
+                           strerror(errno));
+    return 0;
 }
 
 /* Under the lock: the rename, then the status, each made durable. */
@@ -663,7 +845,8 @@ static int store_install(struct store *s, struct store_upload *up,
                          char *err, size_t errsize)
 {
     struct store_entry *e = store_find(s, up->id);
-    char name[IDENT_NAME_MAX];
+    char name[STORE_NAME_MAX];
+    int was_kept, code;
 
     if (store_is_identical(e, up->version, up->xxh))
         return store_reply(err, errsize, 200, "already installed");
@@ -674,21 +857,19 @@ static int store_install(struct store *s, struct store_upload *up,
     if (e == NULL && (e = store_add(s, up->id)) == NULL)
         return store_reply(err, errsize, 500, "out of memory");
 
-    ident_format_name(name, up->id, up->version);
+    store_binary_name(name, up->id, up->version, up->xxh);
+    was_kept = store_kept_index(e, up->version, up->xxh) >= 0;
     if (fsio_rename_durable(s->tmpfd, up->tmp, s->binfd, name) < 0)
         return store_reply(err, errsize, store_errno_code(errno),
                            "cannot install '%s': %s", name,
                            strerror(errno));
+    strmap_del(s->live, up->tmp);
     up->tmp[0] = '\0';
-    if (store_keep(e, up->version, up->length, up->xxh) < 0)
-        return store_reply(err, errsize, 500, "out of memory");
-    store_record_success(e, up);
-    if (store_persist(s, e) < 0)
-        return store_reply(err, errsize, store_errno_code(errno),
-                           "cannot record status of '%s': %s", name,
-                           strerror(errno));
-    store_gc(s, e);
-    return 201;
+    code = store_record(s, e, up, err, errsize);
+    /* No status names it: a binary nobody can see must not stay. */
+    if (code != 0 && !was_kept)
+        unlinkat(s->binfd, name, 0);
+    return code != 0 ? code : 201;
 }
 
 int store_upload_commit(struct store_upload *up, char *err, size_t errsize)
@@ -701,15 +882,13 @@ int store_upload_commit(struct store_upload *up, char *err, size_t errsize)
         code = store_install(s, up, err, errsize);
         pthread_mutex_unlock(&s->lock);
     }
-    if (code == 201)
+    if (code == 201) {
+        atomic_fetch_add(&metrics.install_bytes, (uint64_t)up->length);
         log_info("binary installed",
                  "pipeline=%s version=%lld bytes=%lld worker=%ld ms=%lld",
                  up->id, (long long)up->version, (long long)up->length,
                  up->worker_id,
                  (long long)(timeutil_mono_ms() - up->started_ms));
-    if (up->tmp[0] == '\0') {
-        close(up->fd);
-        up->fd = -1;
     }
     store_upload_abort(up);
     return code;
@@ -763,6 +942,31 @@ int store_install_fd(struct store *s, const char *id, int64_t version,
 
 /* ---- reports and queries ---------------------------------------------- */
 
+/* Under the lock: a state without a binary, made durable. */
+static int store_report_record(struct store *s, struct store_entry *e,
+                               int64_t version, enum state state,
+                               long worker_id, const char *message,
+                               char *err, size_t errsize)
+{
+    struct store_entry old = *e;
+
+    e->message = strdup(message ? message : "");
+    if (e->message == NULL) {
+        *e = old;
+        return store_reply(err, errsize, 500, "out of memory");
+    }
+    e->version = version;
+    e->state = state;
+    e->worker_id = worker_id;
+    e->xxh[0] = '\0';
+    e->size = 0;
+    timeutil_now_rfc3339(e->updated_at);
+    if (store_commit_entry(s, e, &old) < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot record status: %s", strerror(errno));
+    return 200;
+}
+
 int store_report(struct store *s, const char *id, int64_t version,
                  enum state state, long worker_id, const char *message,
                  char *err, size_t errsize)
@@ -786,16 +990,8 @@ int store_report(struct store *s, const char *id, int64_t version,
         goto out_unlock;
     }
 
-    e->version = version;
-    e->state = state;
-    e->worker_id = worker_id;
-    e->xxh[0] = '\0';
-    e->size = 0;
-    store_set_message(e, message);
-    timeutil_now_rfc3339(e->updated_at);
-    if (store_persist(s, e) < 0)
-        code = store_reply(err, errsize, store_errno_code(errno),
-                           "cannot record status: %s", strerror(errno));
+    code = store_report_record(s, e, version, state, worker_id, message,
+                               err, errsize);
 
 out_unlock:
     pthread_mutex_unlock(&s->lock);
@@ -817,7 +1013,7 @@ int store_open_binary(struct store *s, const char *id, int64_t *version,
 {
     const struct store_kept *k = NULL;
     struct store_entry *e;
-    char name[IDENT_NAME_MAX];
+    char name[STORE_NAME_MAX];
     int code = 404;
 
     pthread_mutex_lock(&s->lock);
@@ -825,7 +1021,7 @@ int store_open_binary(struct store *s, const char *id, int64_t *version,
     if (e != NULL)
         k = store_pick(e, *version);
     if (k != NULL) {
-        ident_format_name(name, id, k->version);
+        store_binary_name(name, id, k->version, k->xxh);
         /* Opened under the lock: GC cannot remove it in between. */
         *fd = openat(s->binfd, name, O_RDONLY | O_CLOEXEC);
         if (*fd >= 0) {
@@ -904,7 +1100,9 @@ size_t store_count(struct store *s)
     size_t n;
 
     pthread_mutex_lock(&s->lock);
-    n = s->count;
+    n = 0;
+    for (size_t i = 0; i < s->count; i++)
+        n += s->entries[i]->updated_at[0] != '\0';
     pthread_mutex_unlock(&s->lock);
     return n;
 }

@@ -11,9 +11,11 @@
 
 /*
  * Layout under the store directory:
- *   binaries/<id>@<version>  installed binaries, never partial
- *   status/<id>.json         one pipeline's status, replaced atomically
- *   tmp/                     uploads in flight; emptied at start
+ *   binaries/<id>@<version>.<xxh128>
+ *                    installed binaries, never partial; named for their
+ *                    content, so none is ever replaced in place
+ *   status/<id>.json one pipeline's status, replaced atomically
+ *   tmp/             uploads in flight; emptied at start
  *
  * Functions that answer a request return the HTTP status the API gives
  * that outcome (200, 201, 404, 409, 413, 422, 507, 500), and write a
@@ -95,13 +97,16 @@ json_t *store_entry_json(struct store *s, const char *id, int64_t *version);
 /* Appends every entry to 'array'; returns how many. */
 size_t store_list_json(struct store *s, json_t *array);
 
-/* Removes temporaries left by uploads that died.  Returns the count. */
+/*
+ * Removes temporaries left by uploads that died; those of uploads in
+ * flight stay.  Returns the count.
+ */
 int store_clean_temps(struct store *s);
 
 /* Bytes used and available on the store's filesystem. */
 int store_usage(struct store *s, uint64_t *used, uint64_t *avail);
 
-/* Number of status entries. */
+/* Number of status entries (pipelines with a recorded state). */
 size_t store_count(struct store *s);
 
 #endif
