@@ -20,8 +20,9 @@
 
 #define PROG "builder"
 /* Events come in bursts (a checkout, a rename dance); scan once after. */
-#define DEBOUNCE_MS  100
-#define STOP_GRACE_S 10
+#define DEBOUNCE_MS       100
+#define STOP_GRACE_S      10
+#define DEFAULT_BUILD_CMD "make -C \"$PIPELINE_SRC\" OUT=\"$PIPELINE_OUT\""
 
 struct options {
     const char *pipelines, *out, *worker_id, *workers, *build_cmd;
@@ -50,34 +51,38 @@ static void parse_options(struct options *o, int argc, char **argv)
         {"out", CONFIG_STRING, &o->out, "DIR",
          "the shared volume results are published into (required)", 0, 0},
         {"worker-id", CONFIG_STRING, &o->worker_id, "K|auto",
-         "this worker; auto: the hostname's trailing -<n>", 0, 0},
+         "this worker; auto (default): the hostname's trailing -<n>", 0, 0},
         {"workers", CONFIG_STRING, &o->workers, "N|k8s",
-         "fleet size; k8s: the StatefulSet's spec.replicas", 0, 0},
+         "fleet size (1); k8s: the StatefulSet's spec.replicas", 0, 0},
         {"build-cmd", CONFIG_STRING, &o->build_cmd, "CMD",
-         "build command, run with /bin/sh -c in a scratch directory", 0, 0},
-        {"jobs", CONFIG_LONG, &o->jobs, "N", "builds at once", 1, 1024},
+         "run by /bin/sh -c in a scratch dir (" DEFAULT_BUILD_CMD ")", 0, 0},
+        {"jobs", CONFIG_LONG, &o->jobs, "N", "builds at once (1)", 1, 1024},
         {"build-timeout", CONFIG_LONG, &o->build_timeout, "SECONDS",
-         "a build running longer is killed: a compile error", 1, 604800},
+         "a build running longer is killed: a compile error (3600)", 1, 604800},
         {"statefulset", CONFIG_STRING, &o->statefulset, "NAME",
          "StatefulSet for --workers k8s; default: hostname less -<n>", 0, 0},
         {"k8s-check-interval", CONFIG_LONG, &o->check_interval, "SECONDS",
-         "how often the replica count is checked again", 1, 86400},
+         "how often the replica count is checked again (30)", 1, 86400},
         {"k8s-serviceaccount-dir", CONFIG_STRING, &o->sa_dir, "DIR",
-         "token, ca.crt and namespace for the Kubernetes API", 0, 0},
+         "token, ca.crt and namespace for the Kubernetes API (" FLEET_SA_DIR
+         ")",
+         0, 0},
         {"k8s-start-timeout", CONFIG_LONG, &o->k8s_start_timeout, "SECONDS",
-         "how long an unanswered Kubernetes API is retried at start", 1, 3600},
+         "how long an unanswered Kubernetes API is retried at start (30)", 1,
+         3600},
         {"heartbeat-interval", CONFIG_LONG, &o->heartbeat_interval, "SECONDS",
-         "how often OUT/heartbeat is renewed", 1, 3600},
+         "how often OUT/heartbeat is renewed (2)", 1, 3600},
         {"rescan-interval", CONFIG_LONG, &o->rescan_interval, "SECONDS",
-         "full rescan of the pipelines even without inotify events", 1, 86400},
+         "full rescan of the pipelines even without inotify events (30)", 1,
+         86400},
         {"log-level", CONFIG_STRING, &o->log_level, "LEVEL",
-         "debug, info, warn or error", 0, 0},
+         "debug, info (default), warn or error", 0, 0},
     };
 
     *o = (struct options){
         .worker_id = "auto",
         .workers = "1",
-        .build_cmd = "make -C \"$PIPELINE_SRC\" OUT=\"$PIPELINE_OUT\"",
+        .build_cmd = DEFAULT_BUILD_CMD,
         .sa_dir = FLEET_SA_DIR,
         .log_level = "info",
         .jobs = 1,

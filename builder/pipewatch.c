@@ -37,6 +37,7 @@ struct pipewatch {
     int n, cap;
     unsigned gen;
     int warned; /* the watch limit was reported */
+    int missed; /* a watch could not be added in this rescan */
 };
 
 static struct pipewatch_entry *pipewatch_find(struct pipewatch *w, int wd)
@@ -60,6 +61,7 @@ static void pipewatch_forget(struct pipewatch *w, int wd)
 
 static void pipewatch_limit(struct pipewatch *w, const char *path, int err)
 {
+    w->missed = 1;
     if (w->warned)
         return;
     w->warned = 1;
@@ -153,6 +155,7 @@ int pipewatch_fd(const struct pipewatch *w)
 void pipewatch_begin(struct pipewatch *w)
 {
     w->gen++;
+    w->missed = 0;
     /* Both re-resolved each time: a swapped symlink leads elsewhere now. */
     pipewatch_add(w, w->parent, PIPEWATCH_PARENT);
     pipewatch_add(w, w->root, PIPEWATCH_ROOT);
@@ -176,7 +179,8 @@ void pipewatch_end(struct pipewatch *w)
         inotify_rm_watch(w->fd, w->e[i].wd);
         w->e[i] = w->e[--w->n];
     }
-    if (w->n < PIPEWATCH_PIPELINES_MAX / 2)
+    /* Warned again only if the limit is hit anew after a full rescan. */
+    if (!w->missed)
         w->warned = 0;
 }
 
