@@ -161,9 +161,13 @@ static void start(struct loop *l, int argc, char **argv)
     parse_options(&l->opt, argc, argv);
     absolute_path(l->pipelines, sizeof(l->pipelines), l->opt.pipelines);
     start_fleet(l);
-    if (outdir_open(&l->out, l->opt.out) < 0)
+    if (outdir_open(&l->out, l->opt.out) < 0) {
+        if (errno == EBUSY)
+            config_die(PROG, "--out: another builder is using '%s'",
+                       l->opt.out);
         config_die(PROG, "--out: cannot set up '%s': %s", l->opt.out,
                    strerror(errno));
+    }
     outdir_clean(&l->out);
 
     l->sigfd = start_signals();

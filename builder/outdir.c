@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "outdir.h"
 
 #define OUTDIR_JSON ".json"
+#define OUTDIR_LOCK ".builder.lock"
 
 static int outdir_absolute(char *buf, size_t size, const char *path)
 {
@@ -45,16 +47,39 @@ static int outdir_subdir(const struct outdir *o, const char *name)
     return openat(o->fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/*
+ * Start-up cleaning kills and wipes whatever a previous builder left, so
+ * a second builder on the same volume would destroy the first one's
+ * builds.  The lock dies with its process, even by SIGKILL.
+ */
+static int outdir_lock(struct outdir *o)
+{
+    int fd = openat(o->fd, OUTDIR_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int saved = errno == EWOULDBLOCK ? EBUSY : errno;
+
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    o->lockfd = fd;
+    return 0;
+}
+
 int outdir_open(struct outdir *o, const char *path)
 {
     o->fd = o->tmpfd = o->artifactsfd = o->readyfd = o->buildingfd = -1;
+    o->lockfd = -1;
     if (outdir_absolute(o->path, sizeof(o->path), path) < 0)
         return -1;
     snprintf(o->tmp, sizeof(o->tmp), "%s/tmp", o->path);
     if (fsio_mkdirs(o->path, 0755) < 0)
         return -1;
     o->fd = open(o->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (o->fd < 0)
+    if (o->fd < 0 || outdir_lock(o) < 0)
         return -1;
     o->tmpfd = outdir_subdir(o, "tmp");
     o->artifactsfd = outdir_subdir(o, "artifacts");

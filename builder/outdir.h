@@ -12,11 +12,13 @@ struct outdir {
     char path[PATH_MAX]; /* absolute */
     char tmp[PATH_MAX];  /* absolute OUT/tmp */
     int fd, tmpfd, artifactsfd, readyfd, buildingfd;
+    int lockfd; /* held while this builder runs */
 };
 
 /*
- * Makes OUT absolute, creates tmp/, artifacts/, ready/ and building/ in
- * it and opens them.  Returns 0, or -1 with errno.
+ * Makes OUT absolute, locks it against a second builder, creates tmp/,
+ * artifacts/, ready/ and building/ in it and opens them.  Returns 0, or
+ * -1 with errno (EBUSY: another builder holds OUT).
  */
 int outdir_open(struct outdir *o, const char *path);
 

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/builder_lib.sh"
 t_init builder_restart
+cd "$T_DIR" || exit 1
 
 P=$T_DIR/pipelines OUT=$T_DIR/out
 mkdir -p "$P"
@@ -43,6 +44,10 @@ t_check "the dead builder left its scratch dir" \
 b_builder second --pipelines "$P" --out "$OUT" --worker-id 0 --jobs 4 \
     --build-cmd "$cmd"
 b_wait_ready 10 "$OUT" 3 1
+"$BIN/builder" --pipelines "$P" --out "$OUT" --worker-id 0 >third.log 2>&1
+rc=$?
+refused() { [ "$rc" = 2 ] && grep -q 'another builder is using' third.log; }
+t_check "a second builder on the same OUT is refused (exit $rc)" refused
 t_check "the leftover grandchild was killed" t_wait 3 b_dead "$gc"
 t_check "3@1 is the complete binary" \
     [ "$(cat "$OUT/artifacts/3@1")" = "built 3" ]
