@@ -268,17 +268,31 @@ static void store_load_one(struct store *s, const char *name)
     json_decref(o);
 }
 
-static int store_load(struct store *s)
+/*
+ * A directory stream of its own for 'fd': a dup(2) would share the
+ * read position, and a stream that another scan left at the end reads
+ * nothing.  Returns NULL with errno.
+ */
+static DIR *store_opendir(int fd)
 {
-    int fd = dup(s->statfd);
-    struct dirent *de;
+    int own = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *dir;
 
-    if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-        if (fd >= 0)
-            close(fd);
+    if (own < 0)
+        return NULL;
+    dir = fdopendir(own);
+    if (dir == NULL)
+        close(own);
+    return dir;
+}
+
+static int store_load(struct store *s)
+{
+    DIR *dir = store_opendir(s->statfd);
+    struct dirent *de;
+
+    if (dir == NULL)
         return -1;
-    }
     while ((de = readdir(dir)) != NULL) {
         size_t n = strlen(de->d_name);
 
@@ -352,15 +366,11 @@ static void store_check_kept(struct store *s, struct store_entry *e)
  */
 static void store_remove_orphans(struct store *s)
 {
-    int fd = dup(s->binfd);
+    DIR *dir = store_opendir(s->binfd);
     struct dirent *de;
-    DIR *dir;
 
-    if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-        if (fd >= 0)
-            close(fd);
+    if (dir == NULL)
         return;
-    }
     while ((de = readdir(dir)) != NULL) {
         if (de->d_name[0] == '.' && strncmp(de->d_name, FSIO_TMP_PREFIX,
                                             strlen(FSIO_TMP_PREFIX)) != 0)
@@ -446,16 +456,12 @@ void store_close(struct store *s)
 static int store_remove_dead_temps(struct store *s)
 {
     size_t plen = strlen(FSIO_TMP_PREFIX);
-    int fd = dup(s->tmpfd);
+    DIR *dir = store_opendir(s->tmpfd);
     struct dirent *de;
-    DIR *dir;
     int n = 0;
 
-    if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-        if (fd >= 0)
-            close(fd);
+    if (dir == NULL)
         return 0;
-    }
     while ((de = readdir(dir)) != NULL) {
         if (strncmp(de->d_name, FSIO_TMP_PREFIX, plen) != 0 ||
             strmap_get(s->live, de->d_name) != NULL)
