@@ -102,3 +102,31 @@ l_binary_path() {
 
 # l_token_unlogged: no log of the scenario holds the token.
 l_token_unlogged() { ! grep -q -e "$T_TOKEN" "$T_DIR"/*.log; }
+
+# l_raw REQUEST [FILE BYTES [close]]: sends REQUEST (a printf format,
+# so "\r\n" ends lines) and then BYTES of FILE on one connection, and
+# prints the status code of the answer (000 for none).  With "close",
+# the connection is closed right after, without waiting for an answer.
+l_raw() {
+    local req=$1 file=${2:-} n=${3:-0} how=${4:-} fd code
+    exec {fd}<>"/dev/tcp/127.0.0.1/${L_URL##*:}" || { echo 000; return; }
+    printf "$req" >&"$fd" 2>/dev/null
+    [ -z "$file" ] || head -c "$n" "$file" >&"$fd" 2>/dev/null
+    if [ "$how" = close ]; then
+        exec {fd}>&-
+        echo 000
+        return
+    fi
+    timeout 10 cat <&"$fd" >"$T_DIR/raw" 2>/dev/null
+    exec {fd}>&-
+    code=$(head -n 1 "$T_DIR/raw" | cut -d' ' -f2)
+    # The body, for l_expect: what follows the blank line.
+    tr -d '\r' <"$T_DIR/raw" | sed '1,/^$/d' >"$T_DIR/body"
+    echo "${code:-000}"
+}
+
+# l_store_empty: no temporary, binary or status in the store.
+l_store_empty() {
+    [ -z "$(find "$T_DIR/store/tmp" "$T_DIR/store/binaries" \
+        "$T_DIR/store/status" -mindepth 1)" ]
+}
