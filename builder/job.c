@@ -71,11 +71,8 @@ static void job_env_set(struct job_envp *ev, int slot, const char *name,
  * builder was given (BINRELAY_* with the upload token first of all)
  * must never reach code that a pipeline's author controls.
  */
-static void job_env_build(struct job_envp *ev, const struct job *j,
-                          const struct job_env *e)
+static void job_env_base(struct job_envp *ev, const char *home)
 {
-    char version[24];
-    char src[PATH_MAX];
     int has_path = 0;
 
     ev->n = 0;
@@ -87,11 +84,20 @@ static void job_env_build(struct job_envp *ev, const struct job *j,
     }
     if (!has_path)
         ev->vars[ev->n++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+    job_env_set(ev, 0, "HOME", home);
+    job_env_set(ev, 1, "TMPDIR", home);
+    ev->vars[ev->n] = NULL;
+}
 
+static void job_env_build(struct job_envp *ev, const struct job *j,
+                          const struct job_env *e)
+{
+    char version[24];
+    char src[PATH_MAX];
+
+    job_env_base(ev, j->scratch);
     snprintf(version, sizeof(version), "%lld", (long long)j->version);
     snprintf(src, sizeof(src), "%s/%s", e->pipelines, j->id);
-    job_env_set(ev, 0, "HOME", j->scratch);
-    job_env_set(ev, 1, "TMPDIR", j->scratch);
     job_env_set(ev, 2, "PIPELINE_ID", j->id);
     job_env_set(ev, 3, "PIPELINE_VERSION", version);
     job_env_set(ev, 4, "PIPELINE_SRC", src);
@@ -323,4 +329,40 @@ int job_kill_leftovers(int tmpfd)
     }
     closedir(dir);
     return killed;
+}
+
+int job_run_helper(const char *cmd, const char *dir, const char *extra)
+{
+    static struct job_envp ev;
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    int status;
+    pid_t pid;
+
+    job_env_base(&ev, dir);
+    if (extra != NULL)
+        ev.vars[ev.n++] = (char *)extra;
+    ev.vars[ev.n] = NULL;
+
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        sigset_t none;
+
+        /* Its own session: no build's group kill may reach it. */
+        setsid();
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (chdir(dir) < 0 || devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
+            dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+            _exit(127);
+        execve("/bin/sh", argv, ev.vars);
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -48,6 +48,15 @@ struct job_env {
  */
 int job_start(struct job *j, const struct job_env *e);
 
+/*
+ * Runs 'cmd' with /bin/sh -c in 'dir', in a session of its own, with a
+ * build's allow-listed environment (HOME and TMPDIR being 'dir') plus
+ * 'extra' ("NAME=value", or NULL), and waits for the shell.  Whatever
+ * it leaves running (a compiler cache's server) outlives every build.
+ * Returns the shell's exit status, or -1 with errno.
+ */
+int job_run_helper(const char *cmd, const char *dir, const char *extra);
+
 /* Sends 'sig' to the whole process group of 'j'. */
 void job_signal(const struct job *j, int sig);
 

@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "compcache.h"
 #include "config.h"
 #include "fleet.h"
 #include "job.h"
@@ -26,7 +27,7 @@
 
 struct options {
     const char *pipelines, *out, *worker_id, *workers, *build_cmd;
-    const char *statefulset, *sa_dir, *log_level;
+    const char *statefulset, *sa_dir, *log_level, *compiler_cache;
     long jobs, build_timeout, check_interval, heartbeat_interval;
     long rescan_interval, k8s_start_timeout;
 };
@@ -35,6 +36,8 @@ struct loop {
     struct options opt;
     struct fleet fleet;
     struct outdir out;
+    enum compcache_kind cache;
+    char cachedir[PATH_MAX];
     struct pipewatch *watch;
     struct sched *sched;
     char pipelines[PATH_MAX];
@@ -75,6 +78,8 @@ static void parse_options(struct options *o, int argc, char **argv)
         {"rescan-interval", CONFIG_LONG, &o->rescan_interval, "SECONDS",
          "full rescan of the pipelines even without inotify events (30)", 1,
          86400},
+        {"compiler-cache", CONFIG_STRING, &o->compiler_cache,
+         "none|sccache|ccache", "compile through this cache (none)", 0, 0},
         {"log-level", CONFIG_STRING, &o->log_level, "LEVEL",
          "debug, info (default), warn or error", 0, 0},
     };
@@ -85,6 +90,7 @@ static void parse_options(struct options *o, int argc, char **argv)
         .build_cmd = DEFAULT_BUILD_CMD,
         .sa_dir = FLEET_SA_DIR,
         .log_level = "info",
+        .compiler_cache = "none",
         .jobs = 1,
         .build_timeout = 3600,
         .check_interval = 30,
@@ -140,6 +146,20 @@ static void start_fleet(struct loop *l)
     fleet_resolve(PROG, &fo, &l->fleet);
 }
 
+static void start_cache(struct loop *l)
+{
+    char err[PATH_MAX + 64];
+
+    if (compcache_parse(l->opt.compiler_cache, &l->cache) < 0)
+        config_die(PROG,
+                   "--compiler-cache: '%s' is not none, sccache or ccache",
+                   l->opt.compiler_cache);
+    /* In the volume, so the cache outlives a restarted builder. */
+    snprintf(l->cachedir, sizeof(l->cachedir), "%s/cache", l->out.path);
+    if (compcache_setup(l->cache, l->cachedir, err, sizeof(err)) < 0)
+        config_die(PROG, "--compiler-cache %s: %s", l->opt.compiler_cache, err);
+}
+
 static int start_signals(void)
 {
     sigset_t set;
@@ -169,6 +189,7 @@ static void start(struct loop *l, int argc, char **argv)
                    strerror(errno));
     }
     outdir_clean(&l->out);
+    start_cache(l);
 
     l->sigfd = start_signals();
     if (l->sigfd < 0) {
@@ -305,6 +326,7 @@ int main(int argc, char **argv)
         heartbeat(&l, now);
         if (!l.stopping && fleet_check(&l.fleet) < 0) {
             sched_abort(l.sched);
+            compcache_stop(l.cache, l.cachedir);
             return 1;
         }
         maybe_rescan(&l, now);
@@ -313,6 +335,7 @@ int main(int argc, char **argv)
             break;
         wait_events(&l);
     }
+    compcache_stop(l.cache, l.cachedir);
     log_info("builder stopped", NULL);
     sched_free(l.sched);
     pipewatch_close(l.watch);
