@@ -1,5 +1,6 @@
 /* compcache.c - wrapping the compilers of every build in a cache. */
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,27 @@ static const char *const compcache_tools[] = {
     [COMPCACHE_SCCACHE] = "sccache",
     [COMPCACHE_CCACHE] = "ccache",
 };
+
+/* CC, CXX and RUSTC_WRAPPER before the wrapping, and a NULL. */
+static char compcache_plain[3][PATH_MAX + 16];
+static const char *compcache_plain_ptrs[4];
+/* The last failure of the cache itself; "" while it works. */
+static char compcache_reason[512];
+
+static void compcache_keep_plain(int slot, const char *var,
+                                 const char *fallback)
+{
+    const char *cur = getenv(var);
+
+    snprintf(compcache_plain[slot], sizeof(compcache_plain[slot]), "%s=%s", var,
+             cur ? cur : fallback);
+    compcache_plain_ptrs[slot] = compcache_plain[slot];
+}
+
+const char *const *compcache_plain_env(void)
+{
+    return compcache_plain_ptrs;
+}
 
 int compcache_parse(const char *name, enum compcache_kind *kind)
 {
@@ -116,6 +138,10 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
     }
     if (compcache_dir(dirvar, cachedir, tool, err, errsize) < 0)
         return -1;
+    /* An unset CC or CXX is make's default, so "cc" is no change. */
+    compcache_keep_plain(0, "CC", "cc");
+    compcache_keep_plain(1, "CXX", "c++");
+    compcache_keep_plain(2, "RUSTC_WRAPPER", "");
     compcache_wrap("CC", tool, "cc");
     compcache_wrap("CXX", tool, "c++");
     if (kind == COMPCACHE_SCCACHE) {
@@ -124,6 +150,44 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
     }
     log_info("compiler cache enabled", "tool=%s cc=\"%s\"", tool, getenv("CC"));
     return 0;
+}
+
+int compcache_failed(enum compcache_kind kind, const char *log, char *reason,
+                     size_t size)
+{
+    char mark[32];
+    const char *hit;
+
+    if (kind == COMPCACHE_NONE)
+        return 0;
+    snprintf(mark, sizeof(mark), "%s: error", compcache_tools[kind]);
+    hit = strstr(log, mark);
+    if (hit == NULL)
+        return 0;
+    snprintf(reason, size, "%.*s", (int)strcspn(hit, "\n"), hit);
+    return 1;
+}
+
+void compcache_note(const char *reason)
+{
+    snprintf(compcache_reason, sizeof(compcache_reason), "%s",
+             reason ? reason : "");
+}
+
+char *compcache_status_json(enum compcache_kind kind)
+{
+    json_t *o;
+    char *text;
+
+    if (kind == COMPCACHE_NONE)
+        return NULL;
+    o = json_pack("{s:s, s:s}", "tool", compcache_tools[kind], "status",
+                  compcache_reason[0] ? "degraded" : "ok");
+    if (o != NULL && compcache_reason[0])
+        json_object_set_new(o, "reason", json_string(compcache_reason));
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
 }
 
 void compcache_stop(enum compcache_kind kind, const char *cachedir)

@@ -25,6 +25,33 @@ int compcache_parse(const char *name, enum compcache_kind *kind);
 int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
                     size_t errsize);
 
+/*
+ * The environment entries (for struct job_env's 'nocache') that undo
+ * the wrapping: CC, CXX and RUSTC_WRAPPER as they were before setup.
+ */
+const char *const *compcache_plain_env(void);
+
+/*
+ * True when a failed build's 'log' shows the cache itself failing
+ * ("sccache: error: ..."), not the compiler: such a build is worth one
+ * more try without the cache.  Copies the cache's line into 'reason'.
+ */
+int compcache_failed(enum compcache_kind kind, const char *log, char *reason,
+                     size_t size);
+
+/*
+ * Records how the cache fared, for the heartbeat: degraded with a
+ * reason after compcache_failed(), fine again after a build through it
+ * succeeds.
+ */
+void compcache_note(const char *reason);
+
+/*
+ * The heartbeat's "cache" member, {"tool":...,"status":"ok"|"degraded",
+ * "reason":...}, as a malloc'd JSON text, or NULL when no cache is used.
+ */
+char *compcache_status_json(enum compcache_kind kind);
+
 /* Stops what compcache_setup() started; for a clean exit. */
 void compcache_stop(enum compcache_kind kind, const char *cachedir);
 

@@ -54,7 +54,7 @@ static int job_env_allowed(const char *var)
 
 /* Space for the variables a job sets itself, kept with the array. */
 struct job_envp {
-    char *vars[JOB_ENV_MAX + 8];
+    char *vars[JOB_ENV_MAX + 16];
     char own[6][PATH_MAX + 32];
     int n;
 };
@@ -71,19 +71,36 @@ static void job_env_set(struct job_envp *ev, int slot, const char *name,
  * builder was given (BINRELAY_* with the upload token first of all)
  * must never reach code that a pipeline's author controls.
  */
-static void job_env_base(struct job_envp *ev, const char *home)
+/* True when 'var' is named in 'over' ("NAME=..." entries). */
+static int job_env_overridden(const char *var, const char *const *over)
+{
+    size_t len = strcspn(var, "=");
+
+    for (; over != NULL && *over != NULL; over++) {
+        if (strncmp(*over, var, len) == 0 && (*over)[len] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+static void job_env_base(struct job_envp *ev, const char *home,
+                         const char *const *over)
 {
     int has_path = 0;
 
     ev->n = 0;
     for (char **v = environ; *v != NULL && ev->n < JOB_ENV_MAX; v++) {
-        if (!job_env_allowed(*v))
+        if (!job_env_allowed(*v) || job_env_overridden(*v, over))
             continue;
         has_path |= strncmp(*v, "PATH=", 5) == 0;
         ev->vars[ev->n++] = *v;
     }
     if (!has_path)
         ev->vars[ev->n++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+    for (; over != NULL && *over != NULL && ev->n < JOB_ENV_MAX; over++) {
+        if ((*over)[strcspn(*over, "=") + 1] != '\0')
+            ev->vars[ev->n++] = (char *)*over;
+    }
     job_env_set(ev, 0, "HOME", home);
     job_env_set(ev, 1, "TMPDIR", home);
     ev->vars[ev->n] = NULL;
@@ -95,7 +112,7 @@ static void job_env_build(struct job_envp *ev, const struct job *j,
     char version[24];
     char src[PATH_MAX];
 
-    job_env_base(ev, j->scratch);
+    job_env_base(ev, j->scratch, j->nocache ? e->nocache : NULL);
     snprintf(version, sizeof(version), "%lld", (long long)j->version);
     snprintf(src, sizeof(src), "%s/%s", e->pipelines, j->id);
     job_env_set(ev, 2, "PIPELINE_ID", j->id);
@@ -338,7 +355,7 @@ int job_run_helper(const char *cmd, const char *dir, const char *extra)
     int status;
     pid_t pid;
 
-    job_env_base(&ev, dir);
+    job_env_base(&ev, dir, NULL);
     if (extra != NULL)
         ev.vars[ev.n++] = (char *)extra;
     ev.vars[ev.n] = NULL;

@@ -27,6 +27,7 @@ struct job {
     int64_t started_ms;
     int64_t deadline_ms; /* monotonic: when the build times out */
     enum job_end end;
+    int nocache; /* built again without the compiler cache */
 };
 
 /* What every build shares. */
@@ -35,6 +36,11 @@ struct job_env {
     const char *pipelines; /* absolute; PIPELINE_SRC is <this>/<id> */
     const char *tmpdir;    /* absolute OUT/tmp, where scratch dirs go */
     long timeout_s;
+    /*
+     * For a build without the compiler cache: "NAME=value" entries that
+     * replace the builder's own, "NAME=" to drop one; NULL-terminated.
+     */
+    const char *const *nocache;
 };
 
 /* The scratch dir files a job leaves for its own and later builders. */

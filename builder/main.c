@@ -210,9 +210,11 @@ static void start(struct loop *l, int argc, char **argv)
         .env = {.cmd = l->opt.build_cmd,
                 .pipelines = l->pipelines,
                 .tmpdir = l->out.tmp,
-                .timeout_s = l->opt.build_timeout},
+                .timeout_s = l->opt.build_timeout,
+                .nocache = compcache_plain_env()},
         .out = &l->out,
         .watch = l->watch,
+        .cache = l->cache,
     };
     l->sched = sched_new(&sc);
     if (l->sched == NULL) {
@@ -247,13 +249,17 @@ static void on_signals(struct loop *l)
 static void heartbeat(struct loop *l, int64_t now)
 {
     int building, queued;
+    char *cache;
 
     if (now < l->heartbeat_at)
         return;
     l->heartbeat_at = now + l->opt.heartbeat_interval * 1000;
     sched_counts(l->sched, &building, &queued);
-    if (outdir_heartbeat(&l->out, l->fleet.worker_id, building, queued) < 0)
+    cache = compcache_status_json(l->cache);
+    if (outdir_heartbeat(&l->out, l->fleet.worker_id, building, queued, cache) <
+        0)
         log_warn("cannot write heartbeat", "error=\"%s\"", strerror(errno));
+    free(cache);
 }
 
 static void maybe_rescan(struct loop *l, int64_t now)

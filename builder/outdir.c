@@ -287,18 +287,23 @@ int outdir_publish(const struct outdir *o, struct manifest *m,
 }
 
 int outdir_heartbeat(const struct outdir *o, long worker_id, int building,
-                     int queued)
+                     int queued, const char *cache)
 {
     static const char tmp[] = FSIO_TMP_PREFIX "heartbeat";
-    char line[256], ts[TIMEUTIL_RFC3339_LEN];
+    char line[1024], ts[TIMEUTIL_RFC3339_LEN];
     time_t now = time(NULL);
     int fd, n;
 
     n = snprintf(line, sizeof(line),
                  "{\"pid\":%ld,\"worker_id\":%ld,\"ts_unix\":%lld,"
-                 "\"ts\":\"%s\",\"building\":%d,\"queued\":%d}\n",
+                 "\"ts\":\"%s\",\"building\":%d,\"queued\":%d%s%s}\n",
                  (long)getpid(), worker_id, (long long)now,
-                 timeutil_rfc3339(ts, now), building, queued);
+                 timeutil_rfc3339(ts, now), building, queued,
+                 cache ? ",\"cache\":" : "", cache ? cache : "");
+    if (n < 0 || (size_t)n >= sizeof(line)) {
+        errno = EOVERFLOW;
+        return -1;
+    }
     fd = openat(o->tmpfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;

@@ -55,10 +55,11 @@ int outdir_publish(const struct outdir *o, struct manifest *m,
                    const char *artifact);
 
 /*
- * Replaces OUT/heartbeat.  No fsync: a heartbeat lost in a crash is
+ * Replaces OUT/heartbeat; 'cache' is the JSON of its "cache" member, or
+ * NULL for none.  No fsync: a heartbeat lost in a crash is
  * stale anyway.  Returns 0, or -1 with errno.
  */
 int outdir_heartbeat(const struct outdir *o, long worker_id, int building,
-                     int queued);
+                     int queued, const char *cache);
 
 #endif

@@ -541,9 +541,78 @@ out_free:
     return rc;
 }
 
-static void sched_finish(struct sched *s, struct job *j, int status)
+/* Gives up on a build that could not be started again. */
+static void sched_drop(struct sched *s, struct job *j)
 {
     struct pipe *p = sched_find(s, j->id);
+
+    if (p != NULL && p->job == j)
+        p->job = NULL;
+    outdir_unmark_building(s->cfg.out, j->id, j->version);
+    memset(j, 0, sizeof(*j));
+    s->hold_until = timeutil_mono_ms() + SCHED_HOLD_MS;
+}
+
+/* Whether a failed build failed because of the compiler cache. */
+static int sched_cache_failed(struct sched *s, const struct job *j, int status,
+                              char *reason, size_t size)
+{
+    char note[SCHED_NOTE_MAX], *log;
+    size_t len;
+    int failed;
+
+    if (sched_outcome(j, status, note, sizeof(note), s->cfg.env.timeout_s) ==
+        STATE_SUCCESS) {
+        compcache_note(NULL);
+        return 0;
+    }
+    if (job_log_tail(j, MANIFEST_LOG_MAX, &log, &len) < 0)
+        return 0;
+    failed = compcache_failed(s->cfg.cache, log, reason, size);
+    free(log);
+    return failed;
+}
+
+/*
+ * A build that failed because the compiler cache did (a bucket out of
+ * reach, a server that would not start) says nothing about the code:
+ * it gets one more try without the cache, in the same slot.  Returns 0
+ * when the build is taken care of, -1 when its result stands.
+ */
+static int sched_retry_plain(struct sched *s, struct job *j, int status)
+{
+    char reason[256], quoted[300], started_at[TIMEUTIL_RFC3339_LEN];
+    int64_t started_ms = j->started_ms;
+
+    if (s->cfg.cache == COMPCACHE_NONE || j->nocache || j->end != JOB_RUNNING ||
+        !sched_cache_failed(s, j, status, reason, sizeof(reason)))
+        return -1;
+    compcache_note(reason);
+    log_warn("compiler cache failed; building again without it",
+             "pipeline=%s version=%lld reason=%s", j->id, (long long)j->version,
+             log_quote(quoted, sizeof(quoted), reason));
+    job_remove_scratch(j);
+    memcpy(started_at, j->started_at, sizeof(started_at));
+    j->nocache = 1;
+    if (job_start(j, &s->cfg.env) < 0) {
+        log_error("cannot start build", "pipeline=%s version=%lld error=\"%s\"",
+                  j->id, (long long)j->version, strerror(errno));
+        sched_drop(s, j);
+        return 0;
+    }
+    /* One build, as far as the manifest is concerned. */
+    memcpy(j->started_at, started_at, sizeof(j->started_at));
+    j->started_ms = started_ms;
+    return 0;
+}
+
+static void sched_finish(struct sched *s, struct job *j, int status)
+{
+    struct pipe *p;
+
+    if (sched_retry_plain(s, j, status) == 0)
+        return;
+    p = sched_find(s, j->id);
 
     if (p != NULL && p->job == j)
         p->job = NULL;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "compcache.h"
 #include "job.h"
 #include "outdir.h"
 #include "pipewatch.h"
@@ -19,6 +20,7 @@ struct sched_config {
     struct job_env env;
     const struct outdir *out;
     struct pipewatch *watch; /* NULL: periodic rescans only */
+    enum compcache_kind cache;
 };
 
 struct sched;

@@ -55,7 +55,7 @@ t_check "only the good pipeline was built" [ "$(cat "$built")" = 25 ]
 t_check "24@4 is a compile_error" \
     [ "$(b_field "$T_DIR/out0" 24 4 state)" = compile_error ]
 t_check "its log says why" \
-    b_field "$T_DIR/out0" 24 4 log | grep -q '^invalid pipeline.json: '
+    b_log_has "$T_DIR/out0" 24 4 '^invalid pipeline.json: '
 t_check "no other result" \
     [ "$(ls "$T_DIR/out0/ready" "$T_DIR/out1/ready" | grep -c json)" = 2 ]
 t_check "both builders are alive" kill -0 "$PID_w0" "$PID_w1"

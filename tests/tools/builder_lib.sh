@@ -42,6 +42,9 @@ b_wait_ready() {
 # b_field OUT ID VERSION FIELD: one field of a published manifest.
 b_field() { jq -r ".$4" "$1/ready/$2@$3.json"; }
 
+# b_log_has OUT ID VERSION REGEX: the manifest's log has a matching line.
+b_log_has() { b_field "$1" "$2" "$3" log | grep -q -- "$4"; }
+
 # b_dead PID: true when PID is gone or a zombie nobody has reaped yet.
 b_dead() {
     [ -e "/proc/$1" ] || return 0
