@@ -19,8 +19,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null)),)
 WARN    += -Wno-format-truncation
 endif
-CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Ishared \
+OPT     ?= -O2 -g
+CFLAGS  += $(OPT) -std=gnu11 $(WARN) -D_GNU_SOURCE -Ishared \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
@@ -102,7 +102,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
        -fno-sanitize-recover=undefined
 test-asan: deps-test
 	@$(MAKE) --no-print-directory test BUILD=build/asan BIN=build/asan/bin \
-	    CFLAGS="-O1 -g $(SAN)" LDFLAGS="$(SAN)"
+	    OPT="-O1 -g $(SAN)" LDFLAGS="$(SAN)"
 
 lint: deps-test
 	clang-format --dry-run -Werror shared/*.[ch] builder/*.[ch] \

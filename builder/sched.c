@@ -95,6 +95,8 @@ static int sched_cmp(const void *key, const void *elem)
 
 static struct pipe *sched_find(const struct sched *s, const char *id)
 {
+    if (s->n == 0)
+        return NULL;
     return bsearch(id, s->p, (size_t)s->n, sizeof(*s->p), sched_cmp);
 }
 
