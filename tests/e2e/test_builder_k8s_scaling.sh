@@ -8,7 +8,8 @@
 # and exit 2); a bad token and an unknown StatefulSet (exit 2 at once);
 # the API coming up late (the retry succeeds); the replica count read
 # and used for assignment; a transient failure during a re-check (a
-# warning, no exit); the count changed mid-run (SCALING DETECTED, exit 1).
+# warning, no exit); the count changed mid-run (SCALING DETECTED, exit 1),
+# for the builder and for the sidecar of the same pod.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/builder_lib.sh"
 t_init builder_k8s_scaling
@@ -112,11 +113,23 @@ t_wait 10 grep -q 'msg="builder started"' "$T_DIR/builder.log" ||
     t_fail "the builder did not start once the API answered"
 t_check "the replica count was read" grep -q 'workers=3 source=k8s' \
     "$T_DIR/builder.log"
-b_wait_ready 10 "$T_DIR/out" 30 1
-b_wait_ready 10 "$T_DIR/out" 33 1
+# The pod's other half: the sidecar, worker 0 and so the leader, on the
+# same volume and the same StatefulSet.
+SPORT=$(t_port)
+t_sidecar sidecar "$SPORT" --watch "$T_DIR/out" --worker-id 0 \
+    --workers k8s --statefulset binrelay --k8s-serviceaccount-dir "$SA" \
+    --k8s-check-interval 1 --store "$T_DIR/store" --token-file "$T_DIR/token"
+published() { [ -e "$T_DIR/out/ready/$1.json" -o -e "$T_DIR/out/done/$1.json" ]; }
+t_wait 10 published 30@1 || t_fail "30@1 was not built"
+t_wait 10 published 33@1 || t_fail "33@1 was not built"
+alive() {
+    curl -fsS "http://127.0.0.1:$SPORT/healthz" | jq -e '.builder.alive'
+}
+t_check "the sidecar sees the builder's heartbeat" t_wait 5 alive
 sleep 0.5
 t_check "as worker 0 of 3 it built 30 and 33 only" \
-    [ "$(ls "$T_DIR/out/ready" | tr '\n' ' ')" = "30@1.json 33@1.json " ]
+    [ "$(ls "$T_DIR/out/ready" "$T_DIR/out/done" 2>/dev/null | grep json |
+        sort | tr '\n' ' ')" = "30@1.json 33@1.json " ]
 
 # 5. A transient failure during a re-check is only a warning.
 touch fail
@@ -124,6 +137,7 @@ t_wait 5 grep -q 'cannot re-check' "$T_DIR/builder.log" ||
     t_fail "the failed re-check was not logged"
 sleep 1.5
 t_check "a failed re-check does not stop the builder" kill -0 "$PID_builder"
+t_check "nor the sidecar" kill -0 "$PID_sidecar"
 rm fail
 
 # 6. Scaled from 3 to 4 replicas: SCALING DETECTED and exit 1.
@@ -136,3 +150,11 @@ t_check "exit 1 after scaling (got $rc)" [ "$rc" = 1 ]
 t_check "SCALING DETECTED was logged at error level" \
     grep -q 'level=error prog=builder msg="SCALING DETECTED: StatefulSet has 4 replicas but compiler was started with 3 workers"' \
     "$T_DIR/builder.log"
+t_wait 10 sh -c "! kill -0 $PID_sidecar" ||
+    t_fail "the sidecar did not exit after the replica count changed"
+wait "$PID_sidecar"
+rc=$?
+t_check "the sidecar exits 1 too (got $rc)" [ "$rc" = 1 ]
+t_check "and logs SCALING DETECTED" \
+    grep -q 'level=error prog=sidecar msg="SCALING DETECTED: StatefulSet has 4 replicas but compiler was started with 3 workers"' \
+    "$T_DIR/sidecar.log"
