@@ -174,13 +174,8 @@ static int start_signals(void)
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-static void start(struct loop *l, int argc, char **argv)
+static void start_out(struct loop *l)
 {
-    struct sched_config sc;
-
-    parse_options(&l->opt, argc, argv);
-    absolute_path(l->pipelines, sizeof(l->pipelines), l->opt.pipelines);
-    start_fleet(l);
     if (outdir_open(&l->out, l->opt.out) < 0) {
         if (errno == EBUSY)
             config_die(PROG, "--out: another builder is using '%s'",
@@ -189,19 +184,11 @@ static void start(struct loop *l, int argc, char **argv)
                    strerror(errno));
     }
     outdir_clean(&l->out);
-    start_cache(l);
+}
 
-    l->sigfd = start_signals();
-    if (l->sigfd < 0) {
-        log_error("cannot set up signals", "error=\"%s\"", strerror(errno));
-        exit(1);
-    }
-    l->watch = pipewatch_open(l->pipelines);
-    if (l->watch == NULL)
-        log_warn("inotify unavailable; relying on the periodic rescan",
-                 "error=\"%s\"", strerror(errno));
-
-    sc = (struct sched_config){
+static void start_sched(struct loop *l)
+{
+    struct sched_config sc = {
         .worker_id = l->fleet.worker_id,
         .workers = l->fleet.workers,
         .jobs = l->opt.jobs,
@@ -216,11 +203,33 @@ static void start(struct loop *l, int argc, char **argv)
         .watch = l->watch,
         .cache = l->cache,
     };
+
     l->sched = sched_new(&sc);
     if (l->sched == NULL) {
         log_error("out of memory", NULL);
         exit(1);
     }
+}
+
+static void start(struct loop *l, int argc, char **argv)
+{
+    parse_options(&l->opt, argc, argv);
+    absolute_path(l->pipelines, sizeof(l->pipelines), l->opt.pipelines);
+    start_fleet(l);
+    start_out(l);
+    start_cache(l);
+
+    l->sigfd = start_signals();
+    if (l->sigfd < 0) {
+        log_error("cannot set up signals", "error=\"%s\"", strerror(errno));
+        exit(1);
+    }
+    l->watch = pipewatch_open(l->pipelines);
+    if (l->watch == NULL)
+        log_warn("inotify unavailable; relying on the periodic rescan",
+                 "error=\"%s\"", strerror(errno));
+
+    start_sched(l);
     log_info("builder started",
              "pipelines=\"%s\" out=\"%s\" worker_id=%ld workers=%ld jobs=%ld",
              l->pipelines, l->out.path, l->fleet.worker_id, l->fleet.workers,
