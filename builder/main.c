@@ -22,13 +22,12 @@
 #define PROG "builder"
 /* Events come in bursts (a checkout, a rename dance); scan once after. */
 #define DEBOUNCE_MS       100
-#define STOP_GRACE_S      10
 #define DEFAULT_BUILD_CMD "make -C \"$PIPELINE_SRC\" OUT=\"$PIPELINE_OUT\""
 
 struct options {
     const char *pipelines, *out, *worker_id, *workers, *build_cmd;
     const char *statefulset, *sa_dir, *log_level, *compiler_cache;
-    long jobs, build_timeout, check_interval, heartbeat_interval;
+    long jobs, build_timeout, check_interval, heartbeat_interval, stop_timeout;
     long rescan_interval, k8s_start_timeout;
 };
 
@@ -78,6 +77,9 @@ static void parse_options(struct options *o, int argc, char **argv)
         {"rescan-interval", CONFIG_LONG, &o->rescan_interval, "SECONDS",
          "full rescan of the pipelines even without inotify events (30)", 1,
          86400},
+        {"stop-timeout", CONFIG_LONG, &o->stop_timeout, "SECONDS",
+         "on SIGTERM, builds get SIGTERM, then SIGKILL after this (10)", 1,
+         3600},
         {"compiler-cache", CONFIG_STRING, &o->compiler_cache,
          "none|sccache|ccache", "compile through this cache (none)", 0, 0},
         {"log-level", CONFIG_STRING, &o->log_level, "LEVEL",
@@ -97,6 +99,7 @@ static void parse_options(struct options *o, int argc, char **argv)
         .k8s_start_timeout = 30,
         .heartbeat_interval = 2,
         .rescan_interval = 30,
+        .stop_timeout = 10,
     };
     config_parse(PROG,
                  "Builds the pipelines assigned to this worker and publishes "
@@ -192,7 +195,7 @@ static void start_sched(struct loop *l)
         .worker_id = l->fleet.worker_id,
         .workers = l->fleet.workers,
         .jobs = l->opt.jobs,
-        .stop_grace_s = STOP_GRACE_S,
+        .stop_grace_s = l->opt.stop_timeout,
         .pipelines = l->pipelines,
         .env = {.cmd = l->opt.build_cmd,
                 .pipelines = l->pipelines,
