@@ -260,3 +260,40 @@ int fsio_remove_prefixed(int dirfd, const char *prefix)
     closedir(dir);
     return removed;
 }
+
+int fsio_open_beneath(int dirfd, const char *path, int flags)
+{
+    char comp[NAME_MAX + 1];
+    int fd = dirfd;
+
+    for (;;) {
+        size_t n = strcspn(path, "/");
+        int next, saved;
+
+        if (n == 0 || n > NAME_MAX || (n == 2 && path[0] == '.' &&
+                                       path[1] == '.')) {
+            errno = EINVAL;
+            goto out_close;
+        }
+        memcpy(comp, path, n);
+        comp[n] = '\0';
+        if (path[n] == '\0')
+            next = openat(fd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
+        else
+            next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+                                        O_CLOEXEC);
+        saved = errno;
+        if (fd != dirfd)
+            close(fd);
+        errno = saved;
+        if (next < 0 || path[n] == '\0')
+            return next;
+        fd = next;
+        path += n + 1;
+    }
+
+out_close:
+    if (fd != dirfd)
+        close(fd);
+    return -1;
+}

@@ -61,6 +61,15 @@ int fsio_read_small_follow(int dirfd, const char *name, size_t max,
                            char **buf, size_t *len);
 
 /*
+ * Opens 'path' (relative, without "..") beneath 'dirfd', one component
+ * at a time with O_NOFOLLOW, so that no symlink anywhere on the way is
+ * followed: the file opened is inside the tree, whatever links a hostile
+ * writer placed.  'flags' apply to the last component.  Returns the
+ * descriptor, or -1 with errno (ELOOP or ENOTDIR for a link).
+ */
+int fsio_open_beneath(int dirfd, const char *path, int flags);
+
+/*
  * Removes every entry of 'dirfd' whose name starts with 'prefix', and
  * directories among them recursively.  Returns how many were removed.
  */
