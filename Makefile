@@ -43,7 +43,7 @@ DEB_TEST  := libcmocka-dev curl jq openssl xxhash iproute2 procps psmisc \
              ccache sccache redis-server unzip e2fsprogs
 
 .PHONY: all deps deps-test demo test test-unit test-e2e test-asan \
-        test-faults lint fuzz bench clean
+        test-faults lint fuzz bench reliability clean
 
 all: $(BIN)/builder $(BIN)/sidecar
 
@@ -133,6 +133,12 @@ fuzz: deps-test
 	        exit 1; }; \
 	    grep -E '^#[0-9]+ *DONE' build/fuzz/$$n.log || true; \
 	done
+
+# docs/RELIABILITY.md, from the checks of a full run of every scenario.
+reliability: deps-test
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	@BIN=$(BIN) BUILD=$(BUILD) tests/run.sh e2e faults || true
+	@tests/reliability.sh
 
 bench: deps-test
 	@$(MAKE) --no-print-directory all

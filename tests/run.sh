@@ -23,10 +23,11 @@ run_one() {
     start=$(date +%s)
     "$@" >"$log" 2>&1
     rc=$?
+    echo "RESULT: exit $rc" >>"$log"
     case $rc in
     0) passed=$((passed + 1)); echo "PASS $name ($(($(date +%s) - start))s)" ;;
     77) skipped=$((skipped + 1))
-        echo "SKIP $name: $(tail -n 1 "$log")" ;;
+        echo "SKIP $name: $(tail -n 2 "$log" | head -n 1)" ;;
     *) failed=$((failed + 1)); failures+=("$name")
        echo "FAIL $name (exit $rc), last lines of $log:"
        tail -n 25 "$log" | sed 's/^/    /' ;;
@@ -50,7 +51,8 @@ run_area() {
 [ $# -gt 0 ] || set -- unit e2e helm
 for arg in "$@"; do
     if [ -f "$arg" ]; then
-        run_one "${arg#tests/}" "$arg"
+        t=${arg#tests/}
+        run_one "${t%.sh}" "$arg"
     else
         run_area "$arg"
     fi
