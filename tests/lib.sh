@@ -201,3 +201,30 @@ t_owner() {
         echo $((v % n))
     fi
 }
+
+# t_store_invariants STORE: the promises a leader's store keeps after any
+# fault: no temporary left (once a leader has started on it again), and
+# every success in status/ names an installed binary of that size and
+# hash.
+t_store_invariants() {
+    local store=$1 id v x size bin
+    [ -z "$(ls -A "$store/tmp" 2>/dev/null)" ] ||
+        t_fail "temporaries left in $store/tmp: $(ls "$store/tmp")"
+    ls -A "$store/binaries" "$store/status" | grep -q '^\.tmp-' &&
+        t_fail "a temporary under a final folder"
+    ls "$store"/status/*.json >/dev/null 2>&1 || return 0
+    (cd "$store/binaries" && xxhsum -H2 -- * 2>/dev/null) >"$T_DIR/.sums"
+    jq -r 'select(.state == "success") |
+        [.pipeline_id, .version, .xxh128, .size] | @tsv' \
+        "$store"/status/*.json |
+        while IFS=$'\t' read -r id v x size; do
+            # Installed binaries are named <id>@<version>.<xxh128>.
+            bin=$id@$v.$x
+            [ -f "$store/binaries/$bin" ] ||
+                t_fail "status of $id points at missing $bin"
+            [ "$(stat -c %s "$store/binaries/$bin")" = "$size" ] ||
+                t_fail "$bin: size differs from the status"
+            grep -q "^$x  $bin\$" "$T_DIR/.sums" ||
+                t_fail "$bin: the binary's hash is not the status's"
+        done
+}
