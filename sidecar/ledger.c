@@ -1,5 +1,6 @@
 /* ledger.c - acknowledged results, and the clean-up of their artifacts. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,9 +20,16 @@ static int ledger_outfd = -1, ledger_readyfd = -1, ledger_donefd = -1;
 static long ledger_keep;
 static struct strmap *ledger_newest; /* id -> newest version, boxed */
 
-/* Acknowledged artifacts still in the volume, oldest first. */
-static char **ledger_kept;
-static size_t ledger_nkept;
+/* Acknowledged artifacts still in the volume: a ring, oldest first. */
+struct ledger_kept {
+    char *path;
+    ino_t ino; /* 0: whatever the name holds */
+};
+
+static struct ledger_kept *ledger_kept;
+static size_t ledger_head, ledger_nkept, ledger_cap;
+/* Moves into done/ not yet made durable by ledger_flush(). */
+static bool ledger_dirty;
 
 static void ledger_forget_done(const char *id, int64_t version)
 {
@@ -54,31 +62,60 @@ static int ledger_note(const char *id, int64_t version)
     return 0;
 }
 
+/* Removes an acknowledged artifact, unless its name now holds a newer
+ * file: that one belongs to a result not yet shipped. */
+static void ledger_remove_artifact(const struct ledger_kept *k)
+{
+    struct stat st;
+
+    if (fstatat(ledger_outfd, k->path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        (k->ino != 0 && st.st_ino != k->ino))
+        return;
+    if (unlinkat(ledger_outfd, k->path, 0) == 0)
+        log_debug("artifact removed", "artifact=%s", k->path);
+}
+
 static void ledger_trim(void)
 {
     while (ledger_nkept > (size_t)ledger_keep) {
-        char *path = ledger_kept[0];
+        struct ledger_kept *k = &ledger_kept[ledger_head];
 
-        if (unlinkat(ledger_outfd, path, 0) == 0)
-            log_debug("artifact removed", "artifact=%s", path);
-        free(path);
-        memmove(ledger_kept, ledger_kept + 1,
-                --ledger_nkept * sizeof(*ledger_kept));
+        ledger_remove_artifact(k);
+        free(k->path);
+        ledger_head = (ledger_head + 1) % ledger_cap;
+        ledger_nkept--;
     }
 }
 
-static int ledger_keep_artifact(const char *path)
+/* Doubles the ring, unrolling it so that the oldest entry comes first. */
+static int ledger_grow(void)
 {
-    char **p = realloc(ledger_kept, (ledger_nkept + 1) * sizeof(*p));
+    size_t cap = ledger_cap ? ledger_cap * 2 : 16;
+    struct ledger_kept *p = malloc(cap * sizeof(*p));
 
     if (p == NULL)
         return -1;
+    for (size_t i = 0; i < ledger_nkept; i++)
+        p[i] = ledger_kept[(ledger_head + i) % ledger_cap];
+    free(ledger_kept);
     ledger_kept = p;
-    ledger_kept[ledger_nkept] = strdup(path);
-    if (ledger_kept[ledger_nkept] == NULL)
+    ledger_cap = cap;
+    ledger_head = 0;
+    return 0;
+}
+
+static int ledger_keep_artifact(const char *path, ino_t ino)
+{
+    struct ledger_kept *k;
+
+    if (ledger_nkept == ledger_cap && ledger_grow() < 0)
         return -1;
+    k = &ledger_kept[(ledger_head + ledger_nkept) % ledger_cap];
+    k->path = strdup(path);
+    if (k->path == NULL)
+        return -1;
+    k->ino = ino;
     ledger_nkept++;
-    ledger_trim();
     return 0;
 }
 
@@ -104,11 +141,12 @@ static void ledger_load_artifacts(struct ledger_seen *seen, size_t n)
     char path[IDENT_NAME_MAX + 16];
     struct stat st;
 
-    qsort(seen, n, sizeof(*seen), ledger_by_mtime);
+    if (n > 1)
+        qsort(seen, n, sizeof(*seen), ledger_by_mtime);
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "artifacts/%s", seen[i].name);
         if (fstatat(ledger_outfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            ledger_keep_artifact(path);
+            ledger_keep_artifact(path, st.st_ino);
     }
 }
 
@@ -173,21 +211,71 @@ int ledger_open(int outfd, long keep_uploaded)
     closedir(dir);
     ledger_load_artifacts(seen, n);
     free(seen);
+    ledger_trim();
     return 0;
 }
 
+static bool ledger_holds(int dirfd, const char *file, ino_t ino)
+{
+    struct stat st;
+
+    return fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           st.st_ino == ino;
+}
+
+/*
+ * Moves the manifest to done/ if it is still the one shipped.  A newer
+ * one renamed into ready/ between the check and the move is moved back
+ * (an event the watch sees), so it is never taken as acknowledged.
+ */
+static int ledger_move(const char *file, ino_t ino)
+{
+    if (!ledger_holds(ledger_readyfd, file, ino))
+        return 1;
+    if (renameat(ledger_readyfd, file, ledger_donefd, file) < 0)
+        return -1;
+    ledger_dirty = true;
+    if (ledger_holds(ledger_donefd, file, ino))
+        return 0;
+    if (renameat2(ledger_donefd, file, ledger_readyfd, file,
+                  RENAME_NOREPLACE) < 0 && errno != EEXIST)
+        log_warn("cannot move manifest back to ready/", "file=%s "
+                 "error=\"%s\"", file, strerror(errno));
+    return 1;
+}
+
 int ledger_record(const char *name, const char *id, int64_t version,
-                  const char *artifact)
+                  const char *artifact, ino_t manifest_ino,
+                  ino_t artifact_ino)
 {
     char file[IDENT_NAME_MAX + 8];
+    int rc;
 
     snprintf(file, sizeof(file), "%s.json", name);
-    if (fsio_rename_durable(ledger_readyfd, file, ledger_donefd, file) < 0)
-        return -1;
+    rc = ledger_move(file, manifest_ino);
+    if (rc != 0)
+        return rc;
     ledger_note(id, version);
     if (artifact != NULL)
-        ledger_keep_artifact(artifact);
+        ledger_keep_artifact(artifact, artifact_ino);
     return 0;
+}
+
+int ledger_flush(void)
+{
+    int rc = 0;
+
+    if (ledger_dirty) {
+        if (fsio_fsync_dirfd(ledger_donefd) < 0 ||
+            fsio_fsync_dirfd(ledger_readyfd) < 0)
+            rc = -1;
+        ledger_dirty = false;
+    }
+    /* Only once its record is durable may an artifact go: a crash must
+     * not leave a manifest in ready/ whose binary is gone. */
+    if (rc == 0)
+        ledger_trim();
+    return rc;
 }
 
 static void ledger_free_value(const char *key, void *value, void *cls)
@@ -199,15 +287,16 @@ static void ledger_free_value(const char *key, void *value, void *cls)
 
 void ledger_close(void)
 {
+    ledger_flush();
     if (ledger_newest != NULL)
         strmap_each(ledger_newest, ledger_free_value, NULL);
     strmap_free(ledger_newest);
     ledger_newest = NULL;
     for (size_t i = 0; i < ledger_nkept; i++)
-        free(ledger_kept[i]);
+        free(ledger_kept[(ledger_head + i) % ledger_cap].path);
     free(ledger_kept);
     ledger_kept = NULL;
-    ledger_nkept = 0;
+    ledger_nkept = ledger_head = ledger_cap = 0;
     if (ledger_readyfd >= 0)
         close(ledger_readyfd);
     if (ledger_donefd >= 0)

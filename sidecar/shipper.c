@@ -2,14 +2,14 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsio.h"
@@ -27,7 +27,15 @@
 /* Reports of failures wait at most this long between attempts. */
 #define SHIP_REPORT_MAX_DELAY_MS 60000
 #define SHIP_MAX_DELAY_MS (5 * 60 * 1000)
+/* A leader asking for more than this is not taken at its word. */
+#define SHIP_RETRY_AFTER_MAX_MS (60 * 60 * 1000)
 #define SHIP_RESPONSE_MAX 1024
+/*
+ * File times tick with the kernel's coarse clock, so a write in the same
+ * tick as the snapshot's fstat leaves them unchanged.  A file changed
+ * this recently before its snapshot is hashed again after sending.
+ */
+#define SHIP_RACY_MS 50
 
 enum job_kind {
     JOB_RESULT,    /* a manifest in ready/: a binary or a compile error */
@@ -39,11 +47,28 @@ enum job_phase {
     PHASE_QUEUED,  /* in the run queue */
     PHASE_WAITING, /* backing off until 'due_ms' */
     PHASE_ACTIVE,  /* a transfer is under way */
-    PHASE_FAILED,  /* given up; shipped again only after a restart */
+    PHASE_FAILED,  /* given up until the result is published again */
+};
+
+/*
+ * What one attempt holds.  It exists only while the attempt runs, so a
+ * queue of many thousands of results stays small.
+ */
+struct xfer {
+    CURL *easy;
+    struct curl_slist *headers;
+    int fd;
+    struct stat before;
+    bool racy; /* changed too recently for its times to tell */
+    char *body; /* a status report's JSON */
+    char response[SHIP_RESPONSE_MAX];
+    size_t response_len;
+    char curl_err[CURL_ERROR_SIZE];
+    int64_t sent;
 };
 
 struct job {
-    struct job *next; /* run queue or wait list */
+    struct job *next; /* run queue */
     enum job_kind kind;
     enum job_phase phase;
     char key[IDENT_NAME_MAX + 2];
@@ -52,25 +77,16 @@ struct job {
     int64_t version;
     int attempts;
     int64_t due_ms;
-    bool rehash;
-    bool binary; /* the result carries a binary, not a compile error */
-    char reason[512];   /* why the last attempt failed */
-    char message[512];  /* JOB_FAILURE: what to tell the leader */
-
-    /* While active. */
-    CURL *easy;
-    struct curl_slist *headers;
-    int fd;
-    struct stat before;
-    char xxh[HASH_HEX_LEN];
-    char artifact[MANIFEST_ARTIFACT_MAX];
-    char *body;
-    char response[SHIP_RESPONSE_MAX];
-    char curl_err[CURL_ERROR_SIZE];
-    size_t response_len;
     int64_t started_ms;
+    bool binary; /* the result carries a binary, not a compile error */
     int64_t size;
-    int64_t sent;
+    char xxh[HASH_HEX_LEN];
+    ino_t manifest_ino; /* tells a manifest published again */
+    ino_t artifact_ino;
+    char *artifact; /* relative to OUT, as the manifest names it */
+    char *reason;   /* why the last attempt failed; under ship_lock */
+    char *message;  /* JOB_FAILURE: what to tell the leader */
+    struct xfer *x; /* while active */
 };
 
 struct job_list {
@@ -86,13 +102,13 @@ static struct job_list ship_queue, ship_low;
 static long ship_active;
 static bool ship_draining;
 static int64_t ship_next_reconcile;
-static atomic_long ship_nqueued, ship_nactive, ship_nfailed;
+static atomic_long ship_nqueued, ship_nactive, ship_nfailed, ship_nwaiting;
 
 /* Guards ship_jobs and each job's phase and reason, which the HTTP
  * threads read for this worker's own /v1/status. */
 static pthread_mutex_t ship_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool ship_start_due(void);
+static size_t ship_nheap;
 
 /* ---- the job table ----------------------------------------------------- */
 
@@ -134,6 +150,42 @@ static struct job *ship_find(enum job_kind kind, const char *name)
     return strmap_get(ship_jobs, key);
 }
 
+/* Sets the reason shown in this worker's /v1/status; keeps errno. */
+static void ship_set_reason(struct job *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void ship_set_reason(struct job *j, const char *fmt, ...)
+{
+    char buf[1024];
+    char *copy, *old;
+    int saved = errno;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    copy = strdup(buf);
+    pthread_mutex_lock(&ship_lock);
+    old = j->reason;
+    j->reason = copy;
+    pthread_mutex_unlock(&ship_lock);
+    free(old);
+    errno = saved;
+}
+
+static const char *ship_reason(const struct job *j)
+{
+    return j->reason != NULL ? j->reason : "";
+}
+
+/* Results waiting to ship: queued or backing off. */
+static void ship_gauge(void)
+{
+    atomic_store(&ship_nwaiting, (long)ship_nheap);
+    atomic_store(&metrics.queue_depth,
+                 atomic_load(&ship_nqueued) + (long)ship_nheap);
+}
+
 static void ship_set_phase(struct job *j, enum job_phase phase)
 {
     pthread_mutex_lock(&ship_lock);
@@ -150,7 +202,7 @@ static void ship_enqueue(struct job *j)
     ship_set_phase(j, PHASE_QUEUED);
     list_push(j->kind == JOB_COMPILING ? &ship_low : &ship_queue, j);
     atomic_fetch_add(&ship_nqueued, 1);
-    atomic_store(&metrics.queue_depth, atomic_load(&ship_nqueued));
+    ship_gauge();
 }
 
 static struct job *ship_add(enum job_kind kind, const char *name)
@@ -160,7 +212,6 @@ static struct job *ship_add(enum job_kind kind, const char *name)
     if (j == NULL)
         return NULL;
     j->kind = kind;
-    j->fd = -1;
     ship_key(j->key, kind, name);
     snprintf(j->name, sizeof(j->name), "%s", name);
     ident_split_name(name, strlen(name), j->id, &j->version);
@@ -175,6 +226,17 @@ static struct job *ship_add(enum job_kind kind, const char *name)
     return j;
 }
 
+static void ship_release(struct job *j);
+
+static void ship_free(struct job *j)
+{
+    ship_release(j);
+    free(j->artifact);
+    free(j->reason);
+    free(j->message);
+    free(j);
+}
+
 /* Forgets a job that is in no list and has no transfer. */
 static void ship_remove(struct job *j)
 {
@@ -183,7 +245,38 @@ static void ship_remove(struct job *j)
     if (j->phase == PHASE_FAILED)
         atomic_fetch_sub(&ship_nfailed, 1);
     pthread_mutex_unlock(&ship_lock);
-    free(j);
+    ship_free(j);
+}
+
+/* True when ready/ holds another manifest than the one 'j' loaded. */
+static bool ship_republished(const struct job *j)
+{
+    char file[IDENT_NAME_MAX + 16];
+    struct stat st;
+
+    snprintf(file, sizeof(file), "ready/%s.json", j->name);
+    return fstatat(ship_outfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           st.st_ino != j->manifest_ino;
+}
+
+/*
+ * A result given up on is tried again, with a fresh budget, only once
+ * it is published anew; a rescan alone must not restart a retry storm.
+ */
+static void ship_found_result(const char *name)
+{
+    struct job *j = ship_find(JOB_RESULT, name);
+
+    if (j == NULL) {
+        ship_add(JOB_RESULT, name);
+        return;
+    }
+    if (j->phase != PHASE_FAILED || !ship_republished(j))
+        return;
+    log_info("result published again, shipping it anew",
+             "pipeline=%s version=%lld", j->id, (long long)j->version);
+    j->attempts = 0;
+    ship_enqueue(j);
 }
 
 /* A watch event or a scan found manifest 'name'. */
@@ -191,8 +284,7 @@ static void ship_found(enum watch_dir dir, const char *name, void *cls)
 {
     (void)cls;
     if (dir == WATCH_READY) {
-        if (ship_find(JOB_RESULT, name) == NULL)
-            ship_add(JOB_RESULT, name);
+        ship_found_result(name);
         return;
     }
     if (ship_find(JOB_RESULT, name) == NULL &&
@@ -218,112 +310,172 @@ static void ship_rescan(const char *why)
  */
 static int ship_open_artifact(const char *path)
 {
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-                   RESOLVE_NO_MAGICLINKS,
-    };
+    return fsio_open_beneath(ship_outfd, path, O_RDONLY | O_NONBLOCK);
+}
 
-    return (int)syscall(SYS_openat2, ship_outfd, path, &how, sizeof(how));
+/* Reads ready/<name>.json.  Returns 0, -2 when it is gone, or -1. */
+static int ship_read_manifest(struct job *j, char **buf, size_t *len)
+{
+    char file[IDENT_NAME_MAX + 16];
+    struct stat st;
+
+    snprintf(file, sizeof(file), "ready/%s.json", j->name);
+    /* Stat first: should it be replaced in between, the newer content
+     * is read under the older inode, and is shipped once more. */
+    if (fstatat(ship_outfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        fsio_read_small(ship_outfd, file, MANIFEST_FILE_MAX, buf, len) <
+            0) {
+        ship_set_reason(j, "cannot read manifest: %s", strerror(errno));
+        return errno == ENOENT ? -2 : -1;
+    }
+    j->manifest_ino = st.st_ino;
+    return 0;
 }
 
 static int ship_load_manifest(struct job *j, struct manifest *m)
 {
-    char file[IDENT_NAME_MAX + 8], err[256];
+    char err[256];
     char *buf;
     size_t len;
     int rc;
 
-    snprintf(file, sizeof(file), "%s/%s.json", "ready", j->name);
-    if (fsio_read_small(ship_outfd, file, MANIFEST_FILE_MAX, &buf, &len) <
-        0) {
-        snprintf(j->reason, sizeof(j->reason), "cannot read manifest: %s",
-                 strerror(errno));
-        return errno == ENOENT ? -2 : -1;
-    }
+    rc = ship_read_manifest(j, &buf, &len);
+    if (rc < 0)
+        return rc;
     rc = manifest_parse(buf, len, m, err, sizeof(err));
     free(buf);
     if (rc < 0) {
-        snprintf(j->reason, sizeof(j->reason), "invalid manifest: %s", err);
+        ship_set_reason(j, "invalid manifest: %s", err);
         return -1;
     }
     if (strcmp(m->pipeline_id, j->id) != 0 || m->version != j->version) {
-        snprintf(j->reason, sizeof(j->reason),
-                 "invalid manifest: it names %s@%lld", m->pipeline_id,
-                 (long long)m->version);
+        ship_set_reason(j, "invalid manifest: it names %s@%lld",
+                        m->pipeline_id, (long long)m->version);
         manifest_free(m);
         return -1;
     }
     return 0;
 }
 
-/* Opens, checks and hashes the artifact.  Returns 0 or -1 (final). */
-static int ship_snapshot(struct job *j, const struct manifest *m)
+static int64_t ship_ts_ms(const struct timespec *ts)
 {
-    snprintf(j->artifact, sizeof(j->artifact), "%s", m->artifact);
-    j->fd = ship_open_artifact(m->artifact);
-    if (j->fd < 0) {
-        snprintf(j->reason, sizeof(j->reason),
-                 "cannot open artifact '%s': %s", m->artifact,
-                 errno == ELOOP || errno == EXDEV
-                     ? "it is or passes through a symlink"
-                     : strerror(errno));
-        return -1;
-    }
-    if (fstat(j->fd, &j->before) < 0 || !S_ISREG(j->before.st_mode)) {
-        snprintf(j->reason, sizeof(j->reason),
-                 "artifact '%s' is not a regular file", m->artifact);
-        return -1;
-    }
-    off_t size;
+    return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
 
-    if (hash_fd(j->fd, j->xxh, &size) < 0) {
-        snprintf(j->reason, sizeof(j->reason), "cannot read '%s': %s",
-                 m->artifact, strerror(errno));
+static bool ship_is_racy(const struct stat *st, const struct timespec *now)
+{
+    int64_t changed = ship_ts_ms(&st->st_mtim);
+
+    if (ship_ts_ms(&st->st_ctim) > changed)
+        changed = ship_ts_ms(&st->st_ctim);
+    return changed + SHIP_RACY_MS >= ship_ts_ms(now);
+}
+
+static int ship_open_checked(struct job *j, const char *artifact)
+{
+    struct xfer *x = j->x;
+
+    x->fd = ship_open_artifact(artifact);
+    if (x->fd < 0) {
+        ship_set_reason(j, "cannot open artifact '%s': %s", artifact,
+                        errno == ELOOP || errno == ENOTDIR
+                            ? "it is or passes through a symlink"
+                            : strerror(errno));
         return -1;
     }
-    j->size = size;
-    j->rehash = false;
+    if (fstat(x->fd, &x->before) < 0 || !S_ISREG(x->before.st_mode)) {
+        ship_set_reason(j, "artifact '%s' is not a regular file", artifact);
+        return -1;
+    }
     return 0;
 }
 
-/* True when the file is no longer what was hashed. */
+/*
+ * Opens and hashes the artifact.  The fstat comes first: whatever
+ * changes the file from then on shows when the attempt ends.  Returns
+ * 0 or -1 (final).
+ */
+static int ship_snapshot(struct job *j, const struct manifest *m)
+{
+    struct timespec now;
+    off_t size;
+
+    free(j->artifact);
+    j->artifact = strdup(m->artifact);
+    if (j->artifact == NULL) {
+        ship_set_reason(j, "out of memory");
+        return -1;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (ship_open_checked(j, m->artifact) < 0)
+        return -1;
+    j->x->racy = ship_is_racy(&j->x->before, &now);
+    j->artifact_ino = j->x->before.st_ino;
+    if (hash_fd(j->x->fd, j->xxh, &size) < 0) {
+        ship_set_reason(j, "cannot read '%s': %s", m->artifact,
+                        strerror(errno));
+        return -1;
+    }
+    j->size = size;
+    return 0;
+}
+
+static bool ship_same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * True when what was sent may not be what the volume now holds: the
+ * file was written to, or another file was renamed over its name.  A
+ * file since removed is not changed: what was sent was its last word.
+ */
 static bool ship_changed(const struct job *j)
 {
-    struct stat now;
+    const struct xfer *x = j->x;
+    char hex[HASH_HEX_LEN];
+    struct stat now, path;
+    off_t size;
 
-    if (fstat(j->fd, &now) < 0)
+    if (fstat(x->fd, &now) < 0 || !ship_same_stat(&x->before, &now) ||
+        now.st_size != j->size)
         return true;
-    return now.st_size != j->before.st_size ||
-           now.st_size != j->size ||
-           now.st_mtim.tv_sec != j->before.st_mtim.tv_sec ||
-           now.st_mtim.tv_nsec != j->before.st_mtim.tv_nsec ||
-           now.st_ctim.tv_sec != j->before.st_ctim.tv_sec ||
-           now.st_ctim.tv_nsec != j->before.st_ctim.tv_nsec;
+    if (fstatat(ship_outfd, j->artifact, &path, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno != ENOENT;
+    if (path.st_ino != now.st_ino || path.st_dev != now.st_dev)
+        return true;
+    if (!x->racy)
+        return false;
+    return hash_fd(x->fd, hex, &size) < 0 || size != j->size ||
+           strcmp(hex, j->xxh) != 0;
 }
 
 static void ship_release(struct job *j)
 {
-    if (j->easy != NULL) {
-        curl_multi_remove_handle(ship_multi, j->easy);
-        curl_easy_cleanup(j->easy);
-        j->easy = NULL;
+    struct xfer *x = j->x;
+
+    if (x == NULL)
+        return;
+    if (x->easy != NULL) {
+        curl_multi_remove_handle(ship_multi, x->easy);
+        curl_easy_cleanup(x->easy);
     }
-    curl_slist_free_all(j->headers);
-    j->headers = NULL;
-    if (j->fd >= 0)
-        close(j->fd);
-    j->fd = -1;
-    free(j->body);
-    j->body = NULL;
-    j->response_len = 0;
-    j->response[0] = '\0';
+    curl_slist_free_all(x->headers);
+    if (x->fd >= 0)
+        close(x->fd);
+    free(x->body);
+    free(x);
+    j->x = NULL;
 }
 
 /* ---- waiting: a min-heap on due time ---------------------------------- */
 
 static struct job **ship_heap;
-static size_t ship_nheap, ship_heap_cap;
+static size_t ship_heap_cap;
 
 static void heap_swap(size_t a, size_t b)
 {
@@ -408,7 +560,7 @@ static int64_t ship_delay(const struct job *j, long retry_after_s)
     int shift = j->attempts - 1 < 20 ? j->attempts - 1 : 20;
     int64_t cap = ship_is_report(j) ? SHIP_REPORT_MAX_DELAY_MS
                                     : SHIP_MAX_DELAY_MS;
-    int64_t d = (int64_t)ship.retry_delay_ms << shift;
+    int64_t d = (int64_t)ship.retry_delay_ms << (shift < 0 ? 0 : shift);
 
     if (d > cap)
         d = cap;
@@ -416,7 +568,7 @@ static int64_t ship_delay(const struct job *j, long retry_after_s)
     d = d * 3 / 4 + (d > 1 ? random() % (d / 2 + 1) : 0);
     if (retry_after_s > 0 && retry_after_s * 1000 > d)
         d = retry_after_s * 1000;
-    return d;
+    return d < SHIP_RETRY_AFTER_MAX_MS ? d : SHIP_RETRY_AFTER_MAX_MS;
 }
 
 static void ship_wait(struct job *j, long retry_after_s)
@@ -425,69 +577,113 @@ static void ship_wait(struct job *j, long retry_after_s)
     ship_set_phase(j, PHASE_WAITING);
     if (heap_push(j) < 0)
         ship_enqueue(j);
+    ship_gauge();
 }
 
-/* A result that will not be shipped: the leader must hear why. */
+/* The leader must hear why a result will not be shipped: a report of
+ * its own, queued until the leader answers. */
+static void ship_report_failure(const struct job *j, const char *msg)
+{
+    struct job *f = ship_find(JOB_FAILURE, j->name);
+    char *copy = strdup(msg);
+
+    if (copy == NULL)
+        return;
+    if (f == NULL)
+        f = ship_add(JOB_FAILURE, j->name);
+    if (f == NULL) {
+        free(copy);
+        return;
+    }
+    free(f->message);
+    f->message = copy;
+}
+
 static void ship_give_up(struct job *j)
 {
-    struct job *f;
-    char msg[sizeof(j->reason)];
+    char msg[1200];
 
     snprintf(msg, sizeof(msg), "Failed to upload binary %s: %s", j->name,
-             j->reason);
-    pthread_mutex_lock(&ship_lock);
-    snprintf(j->reason, sizeof(j->reason), "%s", msg);
-    pthread_mutex_unlock(&ship_lock);
+             ship_reason(j));
+    ship_set_reason(j, "%s", msg);
     ship_set_phase(j, PHASE_FAILED);
     atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_FAILED], 1);
     log_error("upload failed", "pipeline=%s version=%lld attempts=%d "
               "reason=\"%s\"", j->id, (long long)j->version, j->attempts,
               msg);
-    if (j->kind != JOB_RESULT || ship_find(JOB_FAILURE, j->name) != NULL)
-        return;
-    f = ship_add(JOB_FAILURE, j->name);
-    if (f != NULL)
-        snprintf(f->message, sizeof(f->message), "%s", msg);
+    if (j->kind == JOB_RESULT)
+        ship_report_failure(j, msg);
 }
 
-static void ship_acknowledged(struct job *j, int code)
+/*
+ * Records an acknowledged result.  Returns 1 when it was published
+ * again meanwhile (the new manifest is still in ready/ and must be
+ * shipped), else 0.
+ */
+static int ship_acknowledged(struct job *j, int code)
 {
-    if (ledger_record(j->name, j->id, j->version,
-                      j->binary ? j->artifact : NULL) < 0)
+    int rc = ledger_record(j->name, j->id, j->version,
+                           j->binary ? j->artifact : NULL,
+                           j->manifest_ino, j->artifact_ino);
+
+    if (rc < 0)
         log_warn("cannot record upload in the ledger",
                  "pipeline=%s version=%lld error=\"%s\"", j->id,
                  (long long)j->version, strerror(errno));
-    log_info(j->binary ? "binary shipped" : "result reported",
+    if (rc > 0) {
+        log_info("result published again during upload, shipping it anew",
+                 "pipeline=%s version=%lld", j->id, (long long)j->version);
+        return 1;
+    }
+    log_info(code == 409  ? "result superseded at the leader"
+             : j->binary ? "binary shipped"
+                         : "result reported",
              "pipeline=%s version=%lld code=%d bytes=%lld attempts=%d "
              "ms=%lld",
              j->id, (long long)j->version, code, (long long)j->size,
              j->attempts + 1,
              (long long)(timeutil_mono_ms() - j->started_ms));
+    return 0;
+}
+
+static bool ship_done_code(const struct job *j, int code)
+{
+    /* 409: a newer version is installed; this one has nothing to add. */
+    return code == 200 || code == 201 ||
+           (code == 409 && j->kind == JOB_RESULT);
+}
+
+static void ship_succeeded(struct job *j, int code)
+{
+    if (j->kind != JOB_RESULT) {
+        ship_remove(j);
+        return;
+    }
+    atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_OK], 1);
+    if (ship_acknowledged(j, code) > 0) {
+        j->attempts = 0;
+        ship_enqueue(j);
+        return;
+    }
+    ship_remove(j);
 }
 
 /* Decides what follows an attempt that ended with HTTP 'code' (0: no
  * answer).  The job's transfer is already released. */
 static void ship_outcome(struct job *j, int code, long retry_after_s)
 {
-    if (code == 200 || code == 201 || (code == 409 && j->kind ==
-                                                          JOB_RESULT)) {
-        if (j->kind == JOB_RESULT) {
-            atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_OK], 1);
-            ship_acknowledged(j, code);
-        }
-        ship_remove(j);
+    if (ship_done_code(j, code)) {
+        ship_succeeded(j, code);
         return;
     }
 
     j->attempts++;
-    if (code == 422)
-        j->rehash = true;
     if (ship_retryable(code) &&
         (ship_is_report(j) || j->attempts <= ship.retries)) {
         atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_RETRY], 1);
         log_warn("attempt failed, will retry",
                  "pipeline=%s version=%lld attempt=%d reason=\"%s\"", j->id,
-                 (long long)j->version, j->attempts, j->reason);
+                 (long long)j->version, j->attempts, ship_reason(j));
         ship_wait(j, retry_after_s);
         return;
     }
@@ -497,11 +693,36 @@ static void ship_outcome(struct job *j, int code, long retry_after_s)
     }
     if (ship_is_report(j)) {
         log_error("report refused", "pipeline=%s version=%lld reason=\"%s\"",
-                  j->id, (long long)j->version, j->reason);
+                  j->id, (long long)j->version, ship_reason(j));
         ship_set_phase(j, PHASE_FAILED);
         return;
     }
     ship_give_up(j);
+}
+
+/*
+ * Ends an attempt the leader answered with 'code'.  A binary that
+ * changed while it was read is shipped anew whatever the answer, so
+ * that the leader ends with what the volume holds; a file that never
+ * stops changing spends the retry budget like any failure.
+ */
+static void ship_settle(struct job *j, int code, long retry_after_s)
+{
+    bool changed = j->binary && j->kind == JOB_RESULT && j->x != NULL &&
+                   j->x->fd >= 0 && ship_changed(j);
+
+    ship_release(j);
+    if (!changed) {
+        ship_outcome(j, code, retry_after_s);
+        return;
+    }
+    atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_CHANGED], 1);
+    log_warn("artifact changed during upload, shipping it again",
+             "pipeline=%s version=%lld code=%d", j->id,
+             (long long)j->version, code);
+    ship_set_reason(j, "artifact '%s' kept changing during upload",
+                    j->artifact);
+    ship_outcome(j, 0, 0);
 }
 
 /* ---- transfers --------------------------------------------------------- */
@@ -509,14 +730,19 @@ static void ship_outcome(struct job *j, int code, long retry_after_s)
 static size_t ship_read(char *buf, size_t size, size_t n, void *cls)
 {
     struct job *j = cls;
+    struct xfer *x = j->x;
+    size_t want = size * n;
     ssize_t r;
 
+    /* Never more than was hashed: a file grown since is caught later. */
+    if ((int64_t)want > j->size - x->sent)
+        want = (size_t)(j->size - x->sent);
     do {
-        r = pread(j->fd, buf, size * n, j->sent);
+        r = pread(x->fd, buf, want, x->sent);
     } while (r < 0 && errno == EINTR);
     if (r < 0)
         return CURL_READFUNC_ABORT;
-    j->sent += r;
+    x->sent += r;
     return (size_t)r;
 }
 
@@ -526,42 +752,43 @@ static int ship_seek(void *cls, curl_off_t offset, int origin)
 
     if (origin != SEEK_SET)
         return CURL_SEEKFUNC_CANTSEEK;
-    j->sent = offset;
+    j->x->sent = offset;
     return CURL_SEEKFUNC_OK;
 }
 
 static size_t ship_response(char *data, size_t size, size_t n, void *cls)
 {
-    struct job *j = cls;
+    struct xfer *x = ((struct job *)cls)->x;
     size_t len = size * n;
-    size_t room = sizeof(j->response) - 1 - j->response_len;
+    size_t room = sizeof(x->response) - 1 - x->response_len;
 
     if (len > room)
         len = room;
-    memcpy(j->response + j->response_len, data, len);
-    j->response_len += len;
-    j->response[j->response_len] = '\0';
+    memcpy(x->response + x->response_len, data, len);
+    x->response_len += len;
+    x->response[x->response_len] = '\0';
     return size * n;
 }
 
 static int ship_headers(struct job *j, const char *type)
 {
+    struct xfer *x = j->x;
     char line[4200];
 
     if (token_header(line + 15, sizeof(line) - 15) == 0) {
         memcpy(line, "Authorization: ", 15);
-        j->headers = curl_slist_append(j->headers, line);
+        x->headers = curl_slist_append(x->headers, line);
     }
     snprintf(line, sizeof(line), "Content-Type: %s", type);
-    j->headers = curl_slist_append(j->headers, line);
+    x->headers = curl_slist_append(x->headers, line);
     if (j->binary && j->kind == JOB_RESULT) {
         snprintf(line, sizeof(line), "X-Content-Xxh128: %s", j->xxh);
-        j->headers = curl_slist_append(j->headers, line);
+        x->headers = curl_slist_append(x->headers, line);
     }
     snprintf(line, sizeof(line), "X-Worker-Id: %ld", ship.worker_id);
-    j->headers = curl_slist_append(j->headers, line);
+    x->headers = curl_slist_append(x->headers, line);
     explicit_bzero(line, sizeof(line));
-    return j->headers != NULL ? 0 : -1;
+    return x->headers != NULL ? 0 : -1;
 }
 
 static CURL *ship_easy(struct job *j, const char *path)
@@ -579,8 +806,7 @@ static CURL *ship_easy(struct job *j, const char *path)
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ship_response);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->curl_err);
-    j->curl_err[0] = '\0';
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->x->curl_err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
     /* A stalled transfer, not merely a slow one, is abandoned. */
@@ -595,89 +821,75 @@ static CURL *ship_easy(struct job *j, const char *path)
 static int ship_put_binary(struct job *j)
 {
     char path[IDENT_NAME_MAX + 32];
+    CURL *e;
 
     snprintf(path, sizeof(path), "/v1/binaries/%s/%lld", j->id,
              (long long)j->version);
-    j->easy = ship_easy(j, path);
-    if (j->easy == NULL || ship_headers(j, "application/octet-stream") < 0)
+    e = j->x->easy = ship_easy(j, path);
+    if (e == NULL || ship_headers(j, "application/octet-stream") < 0)
         return -1;
-    j->sent = 0;
-    curl_easy_setopt(j->easy, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(j->easy, CURLOPT_INFILESIZE_LARGE,
-                     (curl_off_t)j->size);
-    curl_easy_setopt(j->easy, CURLOPT_READFUNCTION, ship_read);
-    curl_easy_setopt(j->easy, CURLOPT_READDATA, j);
-    curl_easy_setopt(j->easy, CURLOPT_SEEKFUNCTION, ship_seek);
-    curl_easy_setopt(j->easy, CURLOPT_SEEKDATA, j);
-    curl_easy_setopt(j->easy, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
+    j->x->sent = 0;
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)j->size);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, ship_read);
+    curl_easy_setopt(e, CURLOPT_READDATA, j);
+    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, ship_seek);
+    curl_easy_setopt(e, CURLOPT_SEEKDATA, j);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->x->headers);
     return 0;
 }
 
 static int ship_put_status(struct job *j)
 {
     char path[IDENT_NAME_MAX + 32];
+    CURL *e;
 
     snprintf(path, sizeof(path), "/v1/status/%s/%lld", j->id,
              (long long)j->version);
-    j->easy = ship_easy(j, path);
-    if (j->easy == NULL || ship_headers(j, "application/json") < 0)
+    e = j->x->easy = ship_easy(j, path);
+    if (e == NULL || ship_headers(j, "application/json") < 0)
         return -1;
-    curl_easy_setopt(j->easy, CURLOPT_CUSTOMREQUEST, "PUT");
-    curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, j->headers);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->x->body);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->x->headers);
     return 0;
 }
 
 /* Why the leader refused, from its {"error": ...} body. */
 static void ship_http_reason(struct job *j, int code)
 {
-    json_t *o = json_loads(j->response, 0, NULL);
+    json_t *o = json_loads(j->x->response, 0, NULL);
     const char *err = json_string_value(json_object_get(o, "error"));
 
-    pthread_mutex_lock(&ship_lock);
-    snprintf(j->reason, sizeof(j->reason), "leader answered %d: %s", code,
-             err ? err : "no reason given");
-    pthread_mutex_unlock(&ship_lock);
+    ship_set_reason(j, "leader answered %d: %s", code,
+                    err ? err : "no reason given");
     json_decref(o);
 }
 
 /* curl says 'rc' for job 'j': settle its attempt. */
 static void ship_transfer_done(struct job *j, CURLcode rc)
 {
-    long code = 0;
+    struct xfer *x = j->x;
     curl_off_t retry_after = 0;
-    bool changed;
+    long code = 0;
 
     ship_active--;
     atomic_fetch_sub(&ship_nactive, 1);
     metrics_observe_upload(timeutil_mono_ms() - j->started_ms);
     if (rc == CURLE_OK) {
-        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
-        curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after);
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after);
         if (code != 200 && code != 201)
             ship_http_reason(j, (int)code);
         else if (j->binary)
             atomic_fetch_add(&metrics.upload_bytes, (uint64_t)j->size);
     } else {
-        pthread_mutex_lock(&ship_lock);
-        snprintf(j->reason, sizeof(j->reason), "%s",
-                 j->curl_err[0] ? j->curl_err : curl_easy_strerror(rc));
-        pthread_mutex_unlock(&ship_lock);
+        ship_set_reason(j, "%s",
+                        x->curl_err[0] ? x->curl_err
+                                       : curl_easy_strerror(rc));
     }
-
-    changed = j->binary && j->fd >= 0 && ship_changed(j);
-    ship_release(j);
-    if (changed) {
-        /* What was sent may not be what was hashed: ship it anew. */
-        atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_CHANGED], 1);
-        log_warn("artifact changed during upload, shipping it again",
-                 "pipeline=%s version=%lld", j->id, (long long)j->version);
-        j->rehash = true;
-        ship_enqueue(j);
-        return;
-    }
-    ship_outcome(j, (int)code, (long)retry_after);
+    ship_settle(j, (int)code, (long)retry_after);
 }
 
 /* ---- starting an attempt ----------------------------------------------- */
@@ -685,36 +897,40 @@ static void ship_transfer_done(struct job *j, CURLcode rc)
 static char *ship_report_body(const char *state, const char *message)
 {
     json_t *o = json_pack("{s:s,s:i,s:s}", "state", state, "worker_id",
-                          (int)ship.worker_id, "message", message);
+                          (int)ship.worker_id, "message",
+                          message ? message : "");
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);
     return text;
 }
 
+static enum state ship_report_state(const struct job *j)
+{
+    if (j->kind == JOB_COMPILING)
+        return STATE_COMPILING;
+    return j->kind == JOB_FAILURE ? STATE_SYSTEM_ERROR : STATE_COMPILE_ERROR;
+}
+
 /* The leader ships its own results into its store, through the same
  * verified install as an upload: no HTTP, same answers. */
 static int ship_local(struct job *j, const struct manifest *m)
 {
+    const char *msg = j->kind == JOB_FAILURE ? j->message
+                      : m != NULL            ? m->log
+                                             : "";
     char err[512];
     int code;
 
     if (j->kind == JOB_RESULT && j->binary)
-        code = store_install_fd(ship.store, j->id, j->version, j->fd,
+        code = store_install_fd(ship.store, j->id, j->version, j->x->fd,
                                 j->xxh, ship.worker_id, err, sizeof(err));
     else
         code = store_report(ship.store, j->id, j->version,
-                            j->kind == JOB_COMPILING ? STATE_COMPILING
-                            : j->kind == JOB_FAILURE ? STATE_SYSTEM_ERROR
-                                                     : STATE_COMPILE_ERROR,
-                            ship.worker_id,
-                            j->kind == JOB_FAILURE ? j->message
-                            : m != NULL            ? m->log
-                                                   : "",
-                            err, sizeof(err));
+                            ship_report_state(j), ship.worker_id,
+                            msg ? msg : "", err, sizeof(err));
     if (code != 200 && code != 201)
-        snprintf(j->reason, sizeof(j->reason), "store answered %d: %s", code,
-                 err);
+        ship_set_reason(j, "store answered %d: %s", code, err);
     return code;
 }
 
@@ -727,15 +943,8 @@ static bool ship_result_exists(const char *dir, const char *name)
     return fstatat(ship_outfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/*
- * Prepares job 'j'.  Returns 0 when it is ready to send, 1 when it has
- * nothing left to do (already removed), or -1 for a final failure with
- * j->reason set.  On success 'm' may hold the parsed manifest.
- */
-static int ship_prepare(struct job *j, struct manifest *m, bool *loaded)
+static int ship_prepare_report(struct job *j)
 {
-    int rc;
-
     if (j->kind == JOB_COMPILING) {
         /* The result overtook the marker: nothing to say any more. */
         if (ship_result_exists("ready", j->name) ||
@@ -743,13 +952,28 @@ static int ship_prepare(struct job *j, struct manifest *m, bool *loaded)
             ship_remove(j);
             return 1;
         }
-        j->body = ship_report_body("compiling", "");
-        return j->body ? 0 : -1;
+        j->x->body = ship_report_body("compiling", "");
+    } else {
+        j->x->body = ship_report_body("system_error", j->message);
     }
-    if (j->kind == JOB_FAILURE) {
-        j->body = ship_report_body("system_error", j->message);
-        return j->body ? 0 : -1;
+    if (j->x->body == NULL) {
+        ship_set_reason(j, "out of memory");
+        return -1;
     }
+    return 0;
+}
+
+/*
+ * Prepares job 'j'.  Returns 0 when it is ready to send, 1 when it has
+ * nothing left to do (already removed), or -1 for a final failure with
+ * its reason set.  On success 'm' may hold the parsed manifest.
+ */
+static int ship_prepare(struct job *j, struct manifest *m, bool *loaded)
+{
+    int rc;
+
+    if (j->kind != JOB_RESULT)
+        return ship_prepare_report(j);
 
     rc = ship_load_manifest(j, m);
     if (rc == -2) {
@@ -761,11 +985,54 @@ static int ship_prepare(struct job *j, struct manifest *m, bool *loaded)
         return -1;
     *loaded = true;
     j->binary = m->state == STATE_SUCCESS;
-    if (!j->binary) {
-        j->body = ship_report_body("compile_error", m->log);
-        return j->body ? 0 : -1;
+    if (j->binary)
+        return ship_snapshot(j, m);
+    j->size = 0;
+    j->x->body = ship_report_body("compile_error", m->log);
+    if (j->x->body == NULL) {
+        ship_set_reason(j, "out of memory");
+        return -1;
     }
-    return ship_snapshot(j, m);
+    return 0;
+}
+
+static int ship_begin_transfer(struct job *j)
+{
+    int rc = j->binary && j->kind == JOB_RESULT ? ship_put_binary(j)
+                                                 : ship_put_status(j);
+
+    if (rc < 0 ||
+        curl_multi_add_handle(ship_multi, j->x->easy) != CURLM_OK) {
+        ship_set_reason(j, "cannot start transfer");
+        return -1;
+    }
+    ship_active++;
+    atomic_fetch_add(&ship_nactive, 1);
+    if (j->kind == JOB_FAILURE || (j->kind == JOB_RESULT && !j->binary))
+        atomic_fetch_add(&metrics.reports, 1);
+    return 0;
+}
+
+/*
+ * The result could not even be read.  That may heal (a manifest or
+ * artifact being put right), so it spends the retry budget, and then
+ * the leader hears of it like any upload that failed.
+ */
+static void ship_unpreparable(struct job *j)
+{
+    if (j->kind != JOB_RESULT) {
+        ship_outcome(j, 400, 0);
+        return;
+    }
+    j->attempts++;
+    if (j->attempts <= ship.retries) {
+        log_warn("cannot prepare upload, will retry",
+                 "pipeline=%s version=%lld attempt=%d reason=\"%s\"", j->id,
+                 (long long)j->version, j->attempts, ship_reason(j));
+        ship_wait(j, 0);
+        return;
+    }
+    ship_give_up(j);
 }
 
 static void ship_start(struct job *j)
@@ -774,38 +1041,31 @@ static void ship_start(struct job *j)
     bool loaded = false;
     int rc;
 
-    j->reason[0] = '\0';
     j->started_ms = timeutil_mono_ms();
+    j->x = calloc(1, sizeof(*j->x));
+    if (j->x == NULL) {
+        ship_wait(j, 0);
+        return;
+    }
+    j->x->fd = -1;
     rc = ship_prepare(j, &m, &loaded);
     if (rc == 1)
         goto out_free;
+    ship_set_phase(j, PHASE_ACTIVE);
     if (rc < 0) {
         ship_release(j);
-        ship_set_phase(j, PHASE_ACTIVE);
-        ship_outcome(j, 400, 0);
+        ship_unpreparable(j);
         goto out_free;
     }
 
-    ship_set_phase(j, PHASE_ACTIVE);
     if (ship.store != NULL) {
-        rc = ship_local(j, loaded ? &m : NULL);
-        ship_release(j);
-        ship_outcome(j, rc, 0);
+        ship_settle(j, ship_local(j, loaded ? &m : NULL), 0);
         goto out_free;
     }
-
-    rc = j->binary && j->kind == JOB_RESULT ? ship_put_binary(j)
-                                             : ship_put_status(j);
-    if (rc < 0 || curl_multi_add_handle(ship_multi, j->easy) != CURLM_OK) {
-        snprintf(j->reason, sizeof(j->reason), "cannot start transfer");
+    if (ship_begin_transfer(j) < 0) {
         ship_release(j);
         ship_outcome(j, 0, 0);
-        goto out_free;
     }
-    ship_active++;
-    atomic_fetch_add(&ship_nactive, 1);
-    if (j->kind == JOB_RESULT || j->kind == JOB_FAILURE)
-        atomic_fetch_add(&metrics.reports, j->binary ? 0 : 1);
 
 out_free:
     if (loaded)
@@ -833,7 +1093,7 @@ static bool ship_start_due(void)
         if (j == NULL)
             return false;
         atomic_fetch_sub(&ship_nqueued, 1);
-        atomic_store(&metrics.queue_depth, atomic_load(&ship_nqueued));
+        ship_gauge();
         ship_start(j);
     }
     return false;
@@ -873,11 +1133,19 @@ int64_t shipper_run(void)
         ship_next_reconcile = now + ship.reconcile_interval * 1000;
     }
     more = ship_start_due();
+    /* A transfer just added has bytes to send before the next poll. */
+    if (ship_active > 0)
+        ship_reap();
+    if (ledger_flush() < 0)
+        log_warn("cannot make the ledger durable", "error=\"%s\"",
+                 strerror(errno));
 
     if (more)
         return 0;
     if (ship_nheap > 0 && ship_heap[0]->due_ms - now < next)
         next = ship_heap[0]->due_ms - now;
+    if (ship_next_reconcile - now < next)
+        next = ship_next_reconcile - now;
     return next < 0 ? 0 : next;
 }
 
@@ -960,7 +1228,7 @@ static void ship_abandon_one(const char *key, void *value, void *cls)
 
     (void)key;
     (void)cls;
-    if (j->phase == PHASE_ACTIVE && j->easy != NULL) {
+    if (j->phase == PHASE_ACTIVE && j->x != NULL) {
         log_warn("upload abandoned at shutdown, will ship after restart",
                  "pipeline=%s version=%lld", j->id, (long long)j->version);
         ship_release(j);
@@ -984,7 +1252,7 @@ static json_t *ship_job_json(const struct job *j)
     return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:n}", "pipeline_id",
                      j->id, "version", (json_int_t)j->version, "state",
                      state, "worker_id", (int)ship.worker_id, "xxh128",
-                     "size", "message", j->reason, "updated_at");
+                     "size", "message", ship_reason(j), "updated_at");
 }
 
 static void ship_list_one(const char *key, void *value, void *cls)
@@ -1037,7 +1305,7 @@ json_t *shipper_entry_json(const char *id)
 
 void shipper_counts(long *queued, long *active, long *failed)
 {
-    *queued = atomic_load(&ship_nqueued);
+    *queued = atomic_load(&ship_nqueued) + atomic_load(&ship_nwaiting);
     *active = atomic_load(&ship_nactive);
     *failed = atomic_load(&ship_nfailed);
 }
@@ -1046,8 +1314,7 @@ static void ship_free_one(const char *key, void *value, void *cls)
 {
     (void)key;
     (void)cls;
-    ship_release(value);
-    free(value);
+    ship_free(value);
 }
 
 void shipper_close(void)
