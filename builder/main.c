@@ -345,6 +345,8 @@ int main(int argc, char **argv)
         if (!l.stopping && fleet_check(&l.fleet) < 0) {
             sched_abort(l.sched);
             compcache_stop(l.cache, l.cachedir);
+            sched_free(l.sched);
+            pipewatch_close(l.watch);
             return 1;
         }
         maybe_rescan(&l, now);
