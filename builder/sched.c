@@ -148,11 +148,10 @@ static struct job *sched_job_by_pid(struct sched *s, pid_t pid)
 }
 
 /* Kills a build's group; its end is handled when the shell is reaped. */
-static void sched_cancel(struct sched *s, struct pipe *p, const char *why)
+static void sched_cancel(struct pipe *p, const char *why)
 {
     struct job *j = p->job;
 
-    (void)s;
     log_info("build cancelled", "pipeline=%s version=%lld reason=\"%s\"", j->id,
              (long long)j->version, why);
     job_signal(j, SIGKILL);
@@ -286,7 +285,7 @@ static void sched_sweep(struct sched *s)
             continue;
         }
         if (p->job != NULL)
-            sched_cancel(s, p, "pipeline removed");
+            sched_cancel(p, "pipeline removed");
         log_info("pipeline removed", "pipeline=%s", p->id);
         sched_remove(s, p);
     }
@@ -312,7 +311,7 @@ static void sched_report_bad(struct sched *s, struct pipe *p)
         return;
 
     if (p->job != NULL)
-        sched_cancel(s, p, "pipeline.json became invalid");
+        sched_cancel(p, "pipeline.json became invalid");
     memset(&m, 0, sizeof(m));
     snprintf(m.pipeline_id, sizeof(m.pipeline_id), "%s", p->id);
     m.version = p->bad_version;
@@ -451,7 +450,7 @@ static void sched_kick(struct sched *s)
     for (int i = 0; i < s->n; i++) {
         p = &s->p[i];
         if (p->job != NULL && p->job->version != p->want)
-            sched_cancel(s, p, "a newer version arrived");
+            sched_cancel(p, "a newer version arrived");
     }
     if (s->stopping || timeutil_mono_ms() < s->hold_until)
         return;
