@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "fsio.h"
 #include "ident.h"
 #include "log.h"
@@ -740,6 +741,7 @@ static int store_verify(struct store_upload *up, char *err, size_t errsize)
     if (fsync(up->fd) < 0)
         return store_reply(err, errsize, store_errno_code(errno),
                            "cannot fsync binary: %s", strerror(errno));
+    crashpoint("store-verified");
     return 0;
 }
 
@@ -798,6 +800,7 @@ static int store_commit_entry(struct store *s, struct store_entry *e,
     int saved;
 
     if (store_persist(s, e) == 0) {
+        crashpoint("store-recorded");
         if (old->kept != e->kept)
             store_unlink_dropped(s, e, old->kept, old->nkept);
         if (old->kept != e->kept)
@@ -871,6 +874,7 @@ static int store_install(struct store *s, struct store_upload *up,
                            strerror(errno));
     strmap_del(s->live, up->tmp);
     up->tmp[0] = '\0';
+    crashpoint("store-renamed");
     code = store_record(s, e, up, err, errsize);
     /* No status names it: a binary nobody can see must not stay. */
     if (code != 0 && !was_kept)

@@ -8,6 +8,7 @@
 t_init leader_crash
 
 PORT=$(t_port)
+l_dead() { ! kill -0 "$1" 2>/dev/null; }
 restart() {
     kill -KILL "$PID_leader" 2>/dev/null
     wait "$PID_leader" 2>/dev/null
@@ -37,12 +38,40 @@ t_check "and version 1 is still the one installed" \
 l_expect "version 1 is served" 200 l_curl "$L_URL/v1/binaries/5/latest"
 t_check "intact" cmp -s "$T_DIR/body" "$T_DIR/v1"
 
+# At named steps of the commit: after the fsync of the temporary, after
+# its rename into place, after the status is written.  Before the status
+# the old version stays; after it, the new one is complete.
+v=2
+for point in store-verified store-renamed store-recorded; do
+    v=$((v + 1))
+    kill -KILL "$PID_leader"
+    wait "$PID_leader" 2>/dev/null
+    export BINRELAY_CRASHPOINT=$point
+    l_leader leader "$PORT"
+    unset BINRELAY_CRASHPOINT
+    l_file "$T_DIR/p" 512
+    got=$(l_put 5 "$v" "$T_DIR/p")
+    # curl reports the last code it saw: none, or "100 Continue".
+    t_check "$point: the leader died without answering ($got)" \
+        [ "$got" = 000 -o "$got" = 100 ]
+    t_check "$point: it is dead" t_wait 2 l_dead "$PID_leader"
+    restart
+    t_check "$point: store consistent after the restart" l_store_ok
+    want="1 $V1"
+    [ "$point" = store-recorded ] && want="$v $(l_hash "$T_DIR/p")"
+    t_check "$point: status is version ${want% *}" \
+        [ "$(l_field 5 version) $(l_field 5 xxh128)" = "$want" ]
+    [ "$point" = store-recorded ] && V1=$(l_hash "$T_DIR/p")
+done
+t_check "no binary is left that no status names" \
+    [ "$(find "$T_DIR/store/binaries" -type f | wc -l)" -eq 2 ]
+
 # Around the install: kills 12 to 120 ms into an upload that takes
 # about that long, so that some land in the body and some in the commit
 # (fsync, rename, status), each followed by the checks.
 head -c $((24 << 20)) /dev/urandom >"$T_DIR/big"
 for i in 1 2 3 4 5 6 7 8 9 10; do
-    v=$((i + 2))
+    v=$((i + 5))
     h=$(l_hash "$T_DIR/big")
     l_curl -X PUT -T "$T_DIR/big" -H "Authorization: Bearer $T_TOKEN" \
         -H "X-Content-Xxh128: $h" "$L_URL/v1/binaries/5/$v" >/dev/null &
