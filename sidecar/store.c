@@ -384,6 +384,24 @@ static void store_remove_orphans(struct store *s)
     closedir(dir);
 }
 
+/*
+ * After a restart with a smaller --keep-versions: the status forgets the
+ * extra binaries first, then store_remove_orphans() removes them.
+ */
+static void store_trim_kept(struct store *s, struct store_entry *e)
+{
+    int had = e->nkept;
+
+    if (e->nkept <= s->cfg.keep_versions)
+        return;
+    e->nkept = (int)s->cfg.keep_versions;
+    if (store_persist(s, e) < 0) {
+        e->nkept = had;
+        log_warn("cannot record status", "pipeline=%s error=\"%s\"", e->id,
+                 strerror(errno));
+    }
+}
+
 static int store_open_dir(int parent, const char *name)
 {
     if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
@@ -421,8 +439,10 @@ struct store *store_open(const struct store_config *cfg)
     fsio_remove_prefixed(s->statfd, FSIO_TMP_PREFIX);
     if (store_load(s) < 0)
         goto out_fail;
-    for (size_t i = 0; i < s->count; i++)
+    for (size_t i = 0; i < s->count; i++) {
         store_check_kept(s, s->entries[i]);
+        store_trim_kept(s, s->entries[i]);
+    }
     store_remove_orphans(s);
     log_info("store opened", "dir=%s pipelines=%zu", cfg->dir, s->count);
     return s;
