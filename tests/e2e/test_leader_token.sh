@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The bearer token: a leader refuses to start without one (exit 2)
+# unless told --insecure-no-auth; the token file is re-read when it
+# changes, so a rotation needs no restart (the old token is refused, the
+# new one accepted); reads need no token; the token is never logged.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../tools/leader_lib.sh"
+t_init leader_token
+
+mkdir -p "$T_DIR/out0"
+"$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
+    --listen "127.0.0.1:$(t_port)" >"$T_DIR/notoken.out" 2>&1
+t_check "no token: exit 2" [ $? -eq 2 ]
+t_check "with a one-line reason" \
+    grep -q '^sidecar: the leader needs --token-file' "$T_DIR/notoken.out"
+"$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
+    --token-file "$T_DIR/missing" --listen "127.0.0.1:$(t_port)" \
+    >"$T_DIR/missing.out" 2>&1
+t_check "an unreadable token file: exit 2" [ $? -eq 2 ]
+: >"$T_DIR/empty"
+"$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
+    --token-file "$T_DIR/empty" --listen "127.0.0.1:$(t_port)" \
+    >"$T_DIR/empty.out" 2>&1
+t_check "an empty token file: exit 2" [ $? -eq 2 ]
+
+l_file "$T_DIR/a" 4
+port=$(t_port)
+t_sidecar open "$port" --watch "$T_DIR/out0" --worker-id 0 \
+    --store "$T_DIR/s3" --insecure-no-auth
+L_URL=http://127.0.0.1:$port
+l_expect "--insecure-no-auth takes uploads without a token" 201 \
+    l_curl -X PUT -T "$T_DIR/a" -H "X-Content-Xxh128: $(l_hash "$T_DIR/a")" \
+    "$L_URL/v1/binaries/1/1"
+kill "$PID_open"
+
+l_leader leader "$(t_port)"
+l_expect "the token is accepted" 201 l_put 1 1 "$T_DIR/a"
+l_expect "reads need none" 200 l_curl "$L_URL/v1/status/1"
+l_expect "'Bearer' with no token" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: Bearer " "$L_URL/v1/binaries/1/2"
+l_expect "a token's prefix" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: Bearer ${T_TOKEN:0:10}" "$L_URL/v1/binaries/1/2"
+l_expect "the token and more" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: Bearer ${T_TOKEN}x" "$L_URL/v1/binaries/1/2"
+l_expect "another scheme" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: Basic $T_TOKEN" "$L_URL/v1/binaries/1/2"
+l_expect "status reports need it too" 401 l_curl -X PUT \
+    -d '{"state":"compiling","worker_id":0}' "$L_URL/v1/status/1/2"
+
+installs() { [ "$(l_put "$@")" = 201 ]; }
+
+# Rotation as Kubernetes does it: a new file swapped in by rename.
+OLD=$T_TOKEN
+NEW=rotated-token-9876543210
+printf '%s\n' "$NEW" >"$T_DIR/token.new"
+mv "$T_DIR/token.new" "$T_DIR/token"
+T_TOKEN=$NEW
+t_check "within a few seconds the new token is accepted" \
+    t_wait 5 installs 1 2 "$T_DIR/a"
+l_expect "the old one is refused" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: Bearer $OLD" "$L_URL/v1/binaries/1/3"
+t_check "a reload was logged" grep -q 'token reloaded' "$T_DIR/leader.log"
+
+# A rotation written in place, and a broken one that must not lock out.
+printf 'third-token-000\n' >"$T_DIR/token"
+T_TOKEN=third-token-000
+t_check "an in-place rewrite is picked up too" \
+    t_wait 5 installs 1 3 "$T_DIR/a"
+: >"$T_DIR/token"
+sleep 1.5
+l_expect "an emptied file keeps the last token" 201 l_put 1 4 "$T_DIR/a"
+t_check "and says so" grep -q 'keeping the old one' "$T_DIR/leader.log"
+t_check "no token is in any log" eval \
+    '! grep -q -e "$OLD" -e "$NEW" -e third-token "$T_DIR"/*.log'
