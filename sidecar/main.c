@@ -121,6 +121,12 @@ static void check_options(void)
                          "error", opt.log_level);
     if ((opt.tls_cert == NULL) != (opt.tls_key == NULL))
         config_die(PROG, "--tls-cert and --tls-key go together");
+    if (opt.tls_cert != NULL && access(opt.tls_cert, R_OK) < 0)
+        config_die(PROG, "cannot read --tls-cert '%s': %s", opt.tls_cert,
+                   strerror(errno));
+    if (opt.tls_key != NULL && access(opt.tls_key, R_OK) < 0)
+        config_die(PROG, "cannot read --tls-key '%s': %s", opt.tls_key,
+                   strerror(errno));
     if (fleet.worker_id == 0 && opt.store == NULL)
         config_die(PROG, "--store is required on worker 0 (the leader)");
     if (fleet.worker_id != 0 && opt.leader == NULL)
