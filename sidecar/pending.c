@@ -116,18 +116,41 @@ static json_t *pending_json(const struct pending_item *it)
                      msg, "updated_at");
 }
 
-void pending_list_json(struct store *store, json_t *array)
+/* The position of each pipeline in 'array', by id. */
+static json_t *pending_index(json_t *array)
 {
+    json_t *index = json_object();
+    json_t *e;
+    size_t i;
+
+    json_array_foreach(array, i, e) {
+        const char *id = json_string_value(json_object_get(e, "pipeline_id"));
+
+        if (id != NULL)
+            json_object_set_new(index, id, json_integer((json_int_t)i));
+    }
+    return index;
+}
+
+void pending_merge_json(json_t *array)
+{
+    json_t *index = pending_index(array);
+
     pthread_mutex_lock(&pending_lock);
     for (size_t i = 0; i < pending_count; i++) {
-        int64_t recorded = 0;
-        json_t *e = store_entry_json(store, pending_items[i].id, &recorded);
+        const struct pending_item *it = &pending_items[i];
+        json_t *at = json_object_get(index, it->id);
+        json_t *e = json_array_get(array, (size_t)json_integer_value(at));
 
-        json_decref(e);
-        if (e == NULL)
-            json_array_append_new(array, pending_json(&pending_items[i]));
+        if (at == NULL)
+            json_array_append_new(array, pending_json(it));
+        else if (json_integer_value(json_object_get(e, "version")) <
+                 it->version)
+            json_array_set_new(array, (size_t)json_integer_value(at),
+                               pending_json(it));
     }
     pthread_mutex_unlock(&pending_lock);
+    json_decref(index);
 }
 
 json_t *pending_entry_json(const char *id, int64_t recorded)
@@ -136,7 +159,8 @@ json_t *pending_entry_json(const char *id, int64_t recorded)
 
     pthread_mutex_lock(&pending_lock);
     for (size_t i = 0; i < pending_count; i++) {
-        if (recorded == 0 && strcmp(pending_items[i].id, id) == 0)
+        if (pending_items[i].version > recorded &&
+            strcmp(pending_items[i].id, id) == 0)
             o = pending_json(&pending_items[i]);
     }
     pthread_mutex_unlock(&pending_lock);

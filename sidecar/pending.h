@@ -5,8 +5,6 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "store.h"
-
 /* 'dir' is the pipelines directory; NULL turns the whole module off. */
 void pending_init(const char *dir, long workers);
 
@@ -14,14 +12,19 @@ void pending_init(const char *dir, long workers);
 void pending_refresh(void);
 
 /*
- * Appends an entry in state "pending" for each pipeline on disk whose
- * version the store has not recorded, with its assigned worker and, when
- * that worker is unhealthy, "waiting for worker K: <reason>".
+ * Merges the pipelines on disk into 'array' (the store's entries): one
+ * that has no entry is appended in state "pending", and one whose entry
+ * is of an older version than pipeline.json's is replaced by a pending
+ * entry of the new version.  A pending entry names its assigned worker
+ * and says "waiting for worker K", with ": <reason>" added while the
+ * last cluster check found that worker unhealthy.
  */
-void pending_list_json(struct store *store, json_t *array);
+void pending_merge_json(json_t *array);
 
-/* The pending entry of 'id', or NULL.  'recorded' is the store's version
- * of it (0 for none). */
+/*
+ * The pending entry of 'id', or NULL when the store's 'recorded' version
+ * of it (0 for none) is not older than the one on disk.
+ */
 json_t *pending_entry_json(const char *id, int64_t recorded);
 
 #endif

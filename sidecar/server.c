@@ -221,7 +221,7 @@ static enum MHD_Result server_status_list(struct server *srv,
 
     if (srv->cfg.store != NULL) {
         store_list_json(srv->cfg.store, list);
-        pending_list_json(srv->cfg.store, list);
+        pending_merge_json(list);
     } else {
         shipper_list_json(list);
     }
@@ -233,11 +233,12 @@ static enum MHD_Result server_status_get(struct server *srv,
                                          const char *id)
 {
     json_t *entry = NULL;
-    int64_t recorded = 0;
 
     if (srv->cfg.store != NULL) {
-        entry = store_entry_json(srv->cfg.store, id, &recorded);
-        json_t *pending = pending_entry_json(id, recorded);
+        /* The version shown, an upload's in flight included. */
+        entry = store_entry_json(srv->cfg.store, id, NULL);
+        json_t *pending = pending_entry_json(
+            id, json_integer_value(json_object_get(entry, "version")));
 
         if (pending != NULL) {
             json_decref(entry);
