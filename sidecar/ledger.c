@@ -28,6 +28,8 @@ struct ledger_kept {
 
 static struct ledger_kept *ledger_kept;
 static size_t ledger_head, ledger_nkept, ledger_cap;
+static struct strmap *ledger_kept_set; /* the ring's paths, for lookup */
+static char ledger_present;            /* the set's one value */
 /* Moves into done/ not yet made durable by ledger_flush(). */
 static bool ledger_dirty;
 
@@ -81,6 +83,7 @@ static void ledger_trim(void)
         struct ledger_kept *k = &ledger_kept[ledger_head];
 
         ledger_remove_artifact(k);
+        strmap_del(ledger_kept_set, k->path);
         free(k->path);
         ledger_head = (ledger_head + 1) % ledger_cap;
         ledger_nkept--;
@@ -108,12 +111,17 @@ static int ledger_keep_artifact(const char *path, ino_t ino)
 {
     struct ledger_kept *k;
 
+    /* Shipped again (a record lost, or answered 200): kept once. */
+    if (strmap_get(ledger_kept_set, path) != NULL)
+        return 0;
     if (ledger_nkept == ledger_cap && ledger_grow() < 0)
         return -1;
     k = &ledger_kept[(ledger_head + ledger_nkept) % ledger_cap];
     k->path = strdup(path);
-    if (k->path == NULL)
+    if (k->path == NULL || strmap_put(ledger_kept_set, path, &ledger_present) < 0) {
+        free(k->path);
         return -1;
+    }
     k->ino = ino;
     ledger_nkept++;
     return 0;
@@ -193,11 +201,13 @@ int ledger_open(int outfd, long keep_uploaded)
     ledger_outfd = outfd;
     ledger_keep = keep_uploaded;
     ledger_newest = strmap_new();
+    ledger_kept_set = strmap_new();
     ledger_readyfd = openat(outfd, "ready", O_RDONLY | O_DIRECTORY |
                                                 O_CLOEXEC);
     ledger_donefd = openat(outfd, "done", O_RDONLY | O_DIRECTORY |
                                               O_CLOEXEC);
-    if (ledger_newest == NULL || ledger_readyfd < 0 || ledger_donefd < 0)
+    if (ledger_newest == NULL || ledger_kept_set == NULL ||
+        ledger_readyfd < 0 || ledger_donefd < 0)
         return -1;
 
     fd = dup(ledger_donefd);
@@ -291,6 +301,8 @@ void ledger_close(void)
     if (ledger_newest != NULL)
         strmap_each(ledger_newest, ledger_free_value, NULL);
     strmap_free(ledger_newest);
+    strmap_free(ledger_kept_set);
+    ledger_kept_set = NULL;
     ledger_newest = NULL;
     for (size_t i = 0; i < ledger_nkept; i++)
         free(ledger_kept[(ledger_head + i) % ledger_cap].path);

@@ -59,7 +59,8 @@ struct xfer {
     struct curl_slist *headers;
     int fd;
     struct stat before;
-    bool racy; /* changed too recently for its times to tell */
+    bool racy;    /* changed too recently for its times to tell */
+    bool changed; /* seen changed before the body's last byte */
     char *body; /* a status report's JSON */
     char response[SHIP_RESPONSE_MAX];
     size_t response_len;
@@ -709,7 +710,7 @@ static void ship_outcome(struct job *j, int code, long retry_after_s)
 static void ship_settle(struct job *j, int code, long retry_after_s)
 {
     bool changed = j->binary && j->kind == JOB_RESULT && j->x != NULL &&
-                   j->x->fd >= 0 && ship_changed(j);
+                   j->x->fd >= 0 && (j->x->changed || ship_changed(j));
 
     ship_release(j);
     if (!changed) {
@@ -720,8 +721,7 @@ static void ship_settle(struct job *j, int code, long retry_after_s)
     log_warn("artifact changed during upload, shipping it again",
              "pipeline=%s version=%lld code=%d", j->id,
              (long long)j->version, code);
-    ship_set_reason(j, "artifact '%s' kept changing during upload",
-                    j->artifact);
+    ship_set_reason(j, "artifact '%s' changed during upload", j->artifact);
     ship_outcome(j, 0, 0);
 }
 
@@ -742,6 +742,12 @@ static size_t ship_read(char *buf, size_t size, size_t n, void *cls)
     } while (r < 0 && errno == EINTR);
     if (r < 0)
         return CURL_READFUNC_ABORT;
+    /* Checked before the last byte leaves, so that the leader, which
+     * installs only a whole body, never installs a stale file. */
+    if (r > 0 && x->sent + r >= j->size && ship_changed(j)) {
+        x->changed = true;
+        return CURL_READFUNC_ABORT;
+    }
     x->sent += r;
     return (size_t)r;
 }

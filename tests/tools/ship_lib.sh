@@ -11,7 +11,10 @@ ship_ports() {
     local v p taken=" "
     for v in "$@"; do
         while :; do
-            p=$((20000 + RANDOM % 30000))
+            # Below the kernel's ephemeral range (32768 and up), where
+            # a client's connection could hold the port by the time a
+            # sidecar binds it.
+            p=$((20000 + RANDOM % 12000))
             case $taken in *" $p "*) continue ;; esac
             ss -Htln "sport = :$p" | grep -q . || break
         done
@@ -19,6 +22,9 @@ ship_ports() {
         printf -v "$v" %s "$p"
     done
 }
+
+# ship_not CMD...: succeeds when CMD fails (for t_check and t_wait).
+ship_not() { ! "$@"; }
 
 ship_require_tools() {
     local t
@@ -94,6 +100,11 @@ ship_own_state() {
 }
 
 ship_own_state_is() { [ "$(ship_own_state "$1" "$2")" = "$3" ]; }
+
+# ship_active_is URL N: N uploads in flight on that worker (its /healthz).
+ship_active_is() {
+    [ "$(curl -s --max-time 5 "$1/healthz" | jq -r .uploads.active)" = "$2" ]
+}
 
 ship_message() {
     curl -s --max-time 5 "$1/v1/status/$2" | jq -r '.message // ""'
