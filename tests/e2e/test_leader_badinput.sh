@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../tools/leader_lib.sh"
 t_init leader_badinput
 
-l_leader leader "$(t_port)"
+l_leader leader "$(l_port)"
 l_file "$T_DIR/a" 64
 A=$(l_hash "$T_DIR/a")
 touch "$T_DIR/marker"

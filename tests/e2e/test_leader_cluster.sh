@@ -10,9 +10,10 @@
 t_init leader_cluster
 
 # Worker K listens on port <prefix>K, so that one template names all.
+# Below the ephemeral range, as l_port picks.
 while :; do
-    prefix=$((2000 + RANDOM % 4000))
-    ss -Htln | grep -Eq ":${prefix}[0-3] " || break
+    prefix=$((1000 + RANDOM % 2200))
+    ss -Htan | grep -Eq ":${prefix}[0-3] " || break
 done
 P=$T_DIR/pipelines
 mkdir -p "$P"

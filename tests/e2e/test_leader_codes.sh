@@ -9,7 +9,7 @@
 t_init leader_codes
 
 # 1 MiB limit; 2^60 bytes fit under the size limit but on no disk.
-l_leader leader "$(t_port)" --max-binary-bytes $((1 << 60)) \
+l_leader leader "$(l_port)" --max-binary-bytes $((1 << 60)) \
     --log-level debug
 l_file "$T_DIR/a" 64
 l_file "$T_DIR/b" 64
@@ -64,7 +64,7 @@ big() {
             -H 'Expect: 100-continue' \
             -w '%{http_code} %{size_upload}' "$L_URL/v1/binaries/7/3"
 }
-small_port=$(t_port)
+small_port=$(l_port)
 t_sidecar small "$small_port" --watch "$T_DIR/out9" --worker-id 0 \
     --store "$T_DIR/store9" --token-file "$T_DIR/token" \
     --max-binary-bytes 1048576

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../tools/leader_lib.sh"
 t_init leader_concurrent
 
-l_leader leader "$(t_port)"
+l_leader leader "$(l_port)"
 l_file "$T_DIR/a" 8192
 A=$(l_hash "$T_DIR/a")
 

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../tools/leader_lib.sh"
 t_init leader_crash
 
-PORT=$(t_port)
+PORT=$(l_port)
 l_dead() { ! kill -0 "$1" 2>/dev/null; }
 restart() {
     kill -KILL "$PID_leader" 2>/dev/null

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../tools/leader_lib.sh"
 t_init leader_gc
 
-PORT=$(t_port)
+PORT=$(l_port)
 l_leader leader "$PORT" --keep-versions 3
 for v in 1 2 3 4 5; do
     l_file "$T_DIR/v$v" 16

@@ -13,7 +13,7 @@ mount -t tmpfs -o size=64m tmpfs "$T_DIR/store" ||
     t_skip "cannot mount a tmpfs here (no CAP_SYS_ADMIN?)"
 trap 't_cleanup; umount -l "$T_DIR/store"' EXIT
 
-l_leader leader "$(t_port)"
+l_leader leader "$(l_port)"
 head -c $((30 << 20)) /dev/urandom >"$T_DIR/a"
 head -c $((30 << 20)) /dev/urandom >"$T_DIR/b"
 head -c $((16 << 20)) /dev/urandom >"$T_DIR/c"

@@ -19,7 +19,7 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
     t_fail "cannot sign the server certificate"
 cd - >/dev/null
 
-port=$(t_port)
+port=$(l_port)
 mkdir -p "$T_DIR/out0"
 t_start leader "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 \
     --store "$T_DIR/store" --token-file "$T_DIR/token" \
@@ -51,12 +51,12 @@ t_check "still serving" \
     curl -fsS -o /dev/null --cacert "$T_DIR/ca.pem" "$L_URL/healthz"
 
 "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
-    --token-file "$T_DIR/token" --listen "127.0.0.1:$(t_port)" \
+    --token-file "$T_DIR/token" --listen "127.0.0.1:$(l_port)" \
     --tls-cert "$T_DIR/server.pem" >"$T_DIR/half.out" 2>&1
 t_check "--tls-cert without --tls-key: exit 2" [ $? -eq 2 ]
 timeout 10 "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 \
     --store "$T_DIR/s2" --token-file "$T_DIR/token" \
-    --listen "127.0.0.1:$(t_port)" --tls-cert "$T_DIR/server.pem" \
+    --listen "127.0.0.1:$(l_port)" --tls-cert "$T_DIR/server.pem" \
     --tls-key "$T_DIR/nope.key" >"$T_DIR/nokey.out" 2>&1
 rc=$?
 t_check "an unreadable key is a configuration error (exit $rc)" [ "$rc" = 2 ]

@@ -9,22 +9,22 @@ t_init leader_token
 
 mkdir -p "$T_DIR/out0"
 "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
-    --listen "127.0.0.1:$(t_port)" >"$T_DIR/notoken.out" 2>&1
+    --listen "127.0.0.1:$(l_port)" >"$T_DIR/notoken.out" 2>&1
 t_check "no token: exit 2" [ $? -eq 2 ]
 t_check "with a one-line reason" \
     grep -q '^sidecar: the leader needs --token-file' "$T_DIR/notoken.out"
 "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
-    --token-file "$T_DIR/missing" --listen "127.0.0.1:$(t_port)" \
+    --token-file "$T_DIR/missing" --listen "127.0.0.1:$(l_port)" \
     >"$T_DIR/missing.out" 2>&1
 t_check "an unreadable token file: exit 2" [ $? -eq 2 ]
 : >"$T_DIR/empty"
 "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
-    --token-file "$T_DIR/empty" --listen "127.0.0.1:$(t_port)" \
+    --token-file "$T_DIR/empty" --listen "127.0.0.1:$(l_port)" \
     >"$T_DIR/empty.out" 2>&1
 t_check "an empty token file: exit 2" [ $? -eq 2 ]
 
 l_file "$T_DIR/a" 4
-port=$(t_port)
+port=$(l_port)
 t_sidecar open "$port" --watch "$T_DIR/out0" --worker-id 0 \
     --store "$T_DIR/s3" --insecure-no-auth
 L_URL=http://127.0.0.1:$port
@@ -33,7 +33,7 @@ l_expect "--insecure-no-auth takes uploads without a token" 201 \
     "$L_URL/v1/binaries/1/1"
 kill "$PID_open"
 
-l_leader leader "$(t_port)"
+l_leader leader "$(l_port)"
 l_expect "the token is accepted" 201 l_put 1 1 "$T_DIR/a"
 l_expect "reads need none" 200 l_curl "$L_URL/v1/status/1"
 l_expect "'Bearer' with no token" 401 l_curl -X PUT -T "$T_DIR/a" \

@@ -16,6 +16,20 @@ l_leader() {
         --workers 1 --store "$T_DIR/store" --token-file "$T_DIR/token" "$@"
 }
 
+# l_port: a TCP port that no socket uses in any state, below the
+# ephemeral range, so that no client connection (nor one in TIME_WAIT
+# after a scenario with thousands) can take it before the leader binds.
+l_port() {
+    local p low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${low:-0}" -gt 12000 ] || low=32768
+    while :; do
+        p=$((10000 + RANDOM % (low - 10000)))
+        ss -Htan "( sport = :$p or dport = :$p )" | grep -q . ||
+            { echo "$p"; return; }
+    done
+}
+
 # l_hash FILE: its XXH3-128 as the API wants it.
 l_hash() { xxhsum -H2 "$1" 2>/dev/null | cut -d' ' -f1; }
 
