@@ -52,7 +52,7 @@ fi
 command -v sccache >/dev/null || t_skip "sccache is not installed"
 P=$T_DIR/p-sccache OUT=$T_DIR/out-sccache
 mkdir -p "$P"
-export SCCACHE_SERVER_PORT=$(t_port)
+export SCCACHE_SERVER_PORT=$(b_port)
 # A failed scenario kills the builder with SIGKILL: stop its server too.
 trap 'sccache --stop-server >/dev/null 2>&1; t_cleanup' EXIT
 b_builder sccache --pipelines "$P" --out "$OUT" --worker-id 0 \

@@ -32,7 +32,7 @@ printf 'sa-token-0123\n' >"$SA/token"
 printf 'compilers\n' >"$SA/namespace"
 echo 3 >replicas
 
-PORT=$(t_port)
+PORT=$(b_port)
 export KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$PORT
 
 api() {
@@ -115,7 +115,7 @@ t_check "the replica count was read" grep -q 'workers=3 source=k8s' \
     "$T_DIR/builder.log"
 # The pod's other half: the sidecar, worker 0 and so the leader, on the
 # same volume and the same StatefulSet.
-SPORT=$(t_port)
+SPORT=$(b_port)
 t_sidecar sidecar "$SPORT" --watch "$T_DIR/out" --worker-id 0 \
     --workers k8s --statefulset binrelay --k8s-serviceaccount-dir "$SA" \
     --k8s-check-interval 1 --store "$T_DIR/store" --token-file "$T_DIR/token"

@@ -45,6 +45,18 @@ b_field() { jq -r ".$4" "$1/ready/$2@$3.json"; }
 # b_log_has OUT ID VERSION REGEX: the manifest's log has a matching line.
 b_log_has() { b_field "$1" "$2" "$3" log | grep -q -- "$4"; }
 
+# b_port: a TCP port with no socket on it in any state, below the
+# kernel's ephemeral range, so that even a server that binds without
+# SO_REUSEADDR (sccache) finds it free.
+b_port() {
+    local p lo
+    lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+    while :; do
+        p=$((20000 + RANDOM % (lo - 20000)))
+        ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
+    done
+}
+
 # b_dead PID: true when PID is gone or a zombie nobody has reaped yet.
 b_dead() {
     [ -e "/proc/$1" ] || return 0
