@@ -295,12 +295,14 @@ static void ship_found(enum watch_dir dir, const char *name, void *cls)
 
 static void ship_rescan(const char *why)
 {
+    int64_t start = timeutil_mono_ms();
     long n = watch_scan(ship_ready, WATCH_READY, ship_found, NULL);
 
     watch_scan(ship_building, WATCH_BUILDING, ship_found, NULL);
     atomic_fetch_add(&metrics.rescans, 1);
-    log_info("rescanned", "why=%s results=%ld queued=%ld", why, n,
-             (long)atomic_load(&ship_nqueued));
+    log_info("rescanned", "why=\"%s\" results=%ld queued=%ld ms=%lld", why,
+             n, (long)atomic_load(&ship_nqueued),
+             (long long)(timeutil_mono_ms() - start));
 }
 
 /* ---- opening what a manifest names ------------------------------------ */

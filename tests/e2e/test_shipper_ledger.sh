@@ -29,7 +29,7 @@ wait "$PID_w1" || t_fail "the sidecar did not exit 0 on SIGTERM"
 ship_worker w2 "$WP" "$T_LEADER" --keep-uploaded 2
 sleep 1.5
 t_check "the restarted sidecar found nothing to ship" \
-    grep -q 'msg="rescanned" why=start results=0 ' "$T_DIR/w2.log"
+    grep -q 'msg="rescanned" why="start" results=0 ' "$T_DIR/w2.log"
 t_check "and shipped nothing again" \
     ship_not grep -q 'msg="binary shipped"' "$T_DIR/w2.log"
 t_check "three installs in all" ship_metric_test "$T_LEADER" \

@@ -47,7 +47,7 @@ created='binrelay_installs_total{result="created"}'
 t_check "all $count installed" \
     t_wait 240 ship_metric_test "$T_LEADER" "$created" -ge "$count"
 t_check "the sidecar saw the overflow" \
-    grep -q 'msg="rescanned" why=inotify queue overflow' "$T_DIR/w.log"
+    grep -q 'msg="rescanned" why="inotify queue overflow"' "$T_DIR/w.log"
 t_check "none installed twice" \
     ship_metric_test "$T_LEADER" "$created" -eq "$count"
 t_check "the worker's queue is empty" t_wait 10 ship_metric_test \
