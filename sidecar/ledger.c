@@ -118,7 +118,8 @@ static int ledger_keep_artifact(const char *path, ino_t ino)
         return -1;
     k = &ledger_kept[(ledger_head + ledger_nkept) % ledger_cap];
     k->path = strdup(path);
-    if (k->path == NULL || strmap_put(ledger_kept_set, path, &ledger_present) < 0) {
+    if (k->path == NULL ||
+        strmap_put(ledger_kept_set, path, &ledger_present) < 0) {
         free(k->path);
         return -1;
     }
@@ -202,10 +203,8 @@ int ledger_open(int outfd, long keep_uploaded)
     ledger_keep = keep_uploaded;
     ledger_newest = strmap_new();
     ledger_kept_set = strmap_new();
-    ledger_readyfd = openat(outfd, "ready", O_RDONLY | O_DIRECTORY |
-                                                O_CLOEXEC);
-    ledger_donefd = openat(outfd, "done", O_RDONLY | O_DIRECTORY |
-                                              O_CLOEXEC);
+    ledger_readyfd = openat(outfd, "ready", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ledger_donefd = openat(outfd, "done", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (ledger_newest == NULL || ledger_kept_set == NULL ||
         ledger_readyfd < 0 || ledger_donefd < 0)
         return -1;
@@ -247,16 +246,18 @@ static int ledger_move(const char *file, ino_t ino)
     ledger_dirty = true;
     if (ledger_holds(ledger_donefd, file, ino))
         return 0;
-    if (renameat2(ledger_donefd, file, ledger_readyfd, file,
-                  RENAME_NOREPLACE) < 0 && errno != EEXIST)
-        log_warn("cannot move manifest back to ready/", "file=%s "
-                 "error=\"%s\"", file, strerror(errno));
+    if (renameat2(ledger_donefd, file, ledger_readyfd, file, RENAME_NOREPLACE) <
+            0 &&
+        errno != EEXIST)
+        log_warn("cannot move manifest back to ready/",
+                 "file=%s "
+                 "error=\"%s\"",
+                 file, strerror(errno));
     return 1;
 }
 
 int ledger_record(const char *name, const char *id, int64_t version,
-                  const char *artifact, ino_t manifest_ino,
-                  ino_t artifact_ino)
+                  const char *artifact, ino_t manifest_ino, ino_t artifact_ino)
 {
     char file[IDENT_NAME_MAX + 8];
     int rc;

@@ -8,9 +8,9 @@
 /*
  * The ledger is the folder OUT/done/: a result the leader acknowledged
  * has its manifest renamed there from OUT/ready/, one atomic rename
- * made durable by ledger_flush(), so a restart does not ship it again.  Only the newest version
- * of each pipeline is kept.  It is a cache: the leader answers an
- * identical re-upload with 200, which counts as done too.
+ * made durable by ledger_flush(), so a restart does not ship it again.  Only
+ * the newest version of each pipeline is kept.  It is a cache: the leader
+ * answers an identical re-upload with 200, which counts as done too.
  */
 
 /*
@@ -33,8 +33,7 @@ int ledger_open(int outfd, long keep_uploaded);
  * be shipped again: harmless).
  */
 int ledger_record(const char *name, const char *id, int64_t version,
-                  const char *artifact, ino_t manifest_ino,
-                  ino_t artifact_ino);
+                  const char *artifact, ino_t manifest_ino, ino_t artifact_ino);
 
 /*
  * Makes the records since the last call durable, with one fsync of

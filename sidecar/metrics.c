@@ -12,11 +12,17 @@ static const int64_t metrics_bounds_ms[METRICS_BUCKETS] = {
 };
 
 static const char *const metrics_upload_names[] = {
-    "ok", "retry", "failed", "changed",
+    "ok",
+    "retry",
+    "failed",
+    "changed",
 };
 
 static const char *const metrics_install_names[] = {
-    "created", "identical", "rejected", "aborted",
+    "created",
+    "identical",
+    "rejected",
+    "aborted",
 };
 
 void metrics_observe_upload(int64_t ms)
@@ -91,8 +97,7 @@ char *metrics_render(const char *extra)
     metrics_counter(f, "binrelay_http_requests_total", "HTTP requests.",
                     metrics.http_requests);
     metrics_counter(f, "binrelay_auth_failures_total",
-                    "Requests refused for their token.",
-                    metrics.auth_failures);
+                    "Requests refused for their token.", metrics.auth_failures);
     fprintf(f,
             "# HELP binrelay_upload_queue_depth Results waiting to ship.\n"
             "# TYPE binrelay_upload_queue_depth gauge\n"

@@ -26,10 +26,10 @@
 
 /* Reports of failures wait at most this long between attempts. */
 #define SHIP_REPORT_MAX_DELAY_MS 60000
-#define SHIP_MAX_DELAY_MS (5 * 60 * 1000)
+#define SHIP_MAX_DELAY_MS        (5 * 60 * 1000)
 /* A leader asking for more than this is not taken at its word. */
 #define SHIP_RETRY_AFTER_MAX_MS (60 * 60 * 1000)
-#define SHIP_RESPONSE_MAX 1024
+#define SHIP_RESPONSE_MAX       1024
 /*
  * File times tick with the kernel's coarse clock, so a write in the same
  * tick as the snapshot's fstat leaves them unchanged.  A file changed
@@ -61,7 +61,7 @@ struct xfer {
     struct stat before;
     bool racy;    /* changed too recently for its times to tell */
     bool changed; /* seen changed before the body's last byte */
-    char *body; /* a status report's JSON */
+    char *body;   /* a status report's JSON */
     char response[SHIP_RESPONSE_MAX];
     size_t response_len;
     char curl_err[CURL_ERROR_SIZE];
@@ -300,8 +300,8 @@ static void ship_rescan(const char *why)
 
     watch_scan(ship_building, WATCH_BUILDING, ship_found, NULL);
     atomic_fetch_add(&metrics.rescans, 1);
-    log_info("rescanned", "why=\"%s\" results=%ld queued=%ld ms=%lld", why,
-             n, (long)atomic_load(&ship_nqueued),
+    log_info("rescanned", "why=\"%s\" results=%ld queued=%ld ms=%lld", why, n,
+             (long)atomic_load(&ship_nqueued),
              (long long)(timeutil_mono_ms() - start));
 }
 
@@ -326,8 +326,7 @@ static int ship_read_manifest(struct job *j, char **buf, size_t *len)
     /* Stat first: should it be replaced in between, the newer content
      * is read under the older inode, and is shipped once more. */
     if (fstatat(ship_outfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-        fsio_read_small(ship_outfd, file, MANIFEST_FILE_MAX, buf, len) <
-            0) {
+        fsio_read_small(ship_outfd, file, MANIFEST_FILE_MAX, buf, len) < 0) {
         ship_set_reason(j, "cannot read manifest: %s", strerror(errno));
         return errno == ENOENT ? -2 : -1;
     }
@@ -352,8 +351,8 @@ static int ship_load_manifest(struct job *j, struct manifest *m)
         return -1;
     }
     if (strcmp(m->pipeline_id, j->id) != 0 || m->version != j->version) {
-        ship_set_reason(j, "invalid manifest: it names %s@%lld",
-                        m->pipeline_id, (long long)m->version);
+        ship_set_reason(j, "invalid manifest: it names %s@%lld", m->pipeline_id,
+                        (long long)m->version);
         manifest_free(m);
         return -1;
     }
@@ -425,8 +424,7 @@ static int ship_snapshot(struct job *j, const struct manifest *m)
 
 static bool ship_same_stat(const struct stat *a, const struct stat *b)
 {
-    return a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+    return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
            a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
            a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
            a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
@@ -561,8 +559,8 @@ static bool ship_retryable(int code)
 static int64_t ship_delay(const struct job *j, long retry_after_s)
 {
     int shift = j->attempts - 1 < 20 ? j->attempts - 1 : 20;
-    int64_t cap = ship_is_report(j) ? SHIP_REPORT_MAX_DELAY_MS
-                                    : SHIP_MAX_DELAY_MS;
+    int64_t cap =
+        ship_is_report(j) ? SHIP_REPORT_MAX_DELAY_MS : SHIP_MAX_DELAY_MS;
     int64_t d = (int64_t)ship.retry_delay_ms << (shift < 0 ? 0 : shift);
 
     if (d > cap)
@@ -611,9 +609,10 @@ static void ship_give_up(struct job *j)
     ship_set_reason(j, "%s", msg);
     ship_set_phase(j, PHASE_FAILED);
     atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_FAILED], 1);
-    log_error("upload failed", "pipeline=%s version=%lld attempts=%d "
-              "reason=\"%s\"", j->id, (long long)j->version, j->attempts,
-              msg);
+    log_error("upload failed",
+              "pipeline=%s version=%lld attempts=%d "
+              "reason=\"%s\"",
+              j->id, (long long)j->version, j->attempts, msg);
     if (j->kind == JOB_RESULT)
         ship_report_failure(j, msg);
 }
@@ -626,8 +625,8 @@ static void ship_give_up(struct job *j)
 static int ship_acknowledged(struct job *j, int code)
 {
     int rc = ledger_record(j->name, j->id, j->version,
-                           j->binary ? j->artifact : NULL,
-                           j->manifest_ino, j->artifact_ino);
+                           j->binary ? j->artifact : NULL, j->manifest_ino,
+                           j->artifact_ino);
 
     if (rc < 0)
         log_warn("cannot record upload in the ledger",
@@ -638,22 +637,20 @@ static int ship_acknowledged(struct job *j, int code)
                  "pipeline=%s version=%lld", j->id, (long long)j->version);
         return 1;
     }
-    log_info(code == 409  ? "result superseded at the leader"
+    log_info(code == 409 ? "result superseded at the leader"
              : j->binary ? "binary shipped"
                          : "result reported",
              "pipeline=%s version=%lld code=%d bytes=%lld attempts=%d "
              "ms=%lld",
              j->id, (long long)j->version, code, (long long)j->size,
-             j->attempts + 1,
-             (long long)(timeutil_mono_ms() - j->started_ms));
+             j->attempts + 1, (long long)(timeutil_mono_ms() - j->started_ms));
     return 0;
 }
 
 static bool ship_done_code(const struct job *j, int code)
 {
     /* 409: a newer version is installed; this one has nothing to add. */
-    return code == 200 || code == 201 ||
-           (code == 409 && j->kind == JOB_RESULT);
+    return code == 200 || code == 201 || (code == 409 && j->kind == JOB_RESULT);
 }
 
 static void ship_succeeded(struct job *j, int code)
@@ -721,8 +718,8 @@ static void ship_settle(struct job *j, int code, long retry_after_s)
     }
     atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_CHANGED], 1);
     log_warn("artifact changed during upload, shipping it again",
-             "pipeline=%s version=%lld code=%d", j->id,
-             (long long)j->version, code);
+             "pipeline=%s version=%lld code=%d", j->id, (long long)j->version,
+             code);
     ship_set_reason(j, "artifact '%s' changed during upload", j->artifact);
     ship_outcome(j, 0, 0);
 }
@@ -894,8 +891,7 @@ static void ship_transfer_done(struct job *j, CURLcode rc)
             atomic_fetch_add(&metrics.upload_bytes, (uint64_t)j->size);
     } else {
         ship_set_reason(j, "%s",
-                        x->curl_err[0] ? x->curl_err
-                                       : curl_easy_strerror(rc));
+                        x->curl_err[0] ? x->curl_err : curl_easy_strerror(rc));
     }
     ship_settle(j, (int)code, (long)retry_after);
 }
@@ -904,9 +900,9 @@ static void ship_transfer_done(struct job *j, CURLcode rc)
 
 static char *ship_report_body(const char *state, const char *message)
 {
-    json_t *o = json_pack("{s:s,s:i,s:s}", "state", state, "worker_id",
-                          (int)ship.worker_id, "message",
-                          message ? message : "");
+    json_t *o =
+        json_pack("{s:s,s:i,s:s}", "state", state, "worker_id",
+                  (int)ship.worker_id, "message", message ? message : "");
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
     json_decref(o);
@@ -931,12 +927,11 @@ static int ship_local(struct job *j, const struct manifest *m)
     int code;
 
     if (j->kind == JOB_RESULT && j->binary)
-        code = store_install_fd(ship.store, j->id, j->version, j->x->fd,
-                                j->xxh, ship.worker_id, err, sizeof(err));
+        code = store_install_fd(ship.store, j->id, j->version, j->x->fd, j->xxh,
+                                ship.worker_id, err, sizeof(err));
     else
-        code = store_report(ship.store, j->id, j->version,
-                            ship_report_state(j), ship.worker_id,
-                            msg ? msg : "", err, sizeof(err));
+        code = store_report(ship.store, j->id, j->version, ship_report_state(j),
+                            ship.worker_id, msg ? msg : "", err, sizeof(err));
     if (code != 200 && code != 201)
         ship_set_reason(j, "store answered %d: %s", code, err);
     return code;
@@ -1007,10 +1002,9 @@ static int ship_prepare(struct job *j, struct manifest *m, bool *loaded)
 static int ship_begin_transfer(struct job *j)
 {
     int rc = j->binary && j->kind == JOB_RESULT ? ship_put_binary(j)
-                                                 : ship_put_status(j);
+                                                : ship_put_status(j);
 
-    if (rc < 0 ||
-        curl_multi_add_handle(ship_multi, j->x->easy) != CURLM_OK) {
+    if (rc < 0 || curl_multi_add_handle(ship_multi, j->x->easy) != CURLM_OK) {
         ship_set_reason(j, "cannot start transfer");
         return -1;
     }
@@ -1184,8 +1178,8 @@ int shipper_fds(struct pollfd *fds, int max)
 
 static int ship_dirs(void)
 {
-    static const char *const dirs[] = {"artifacts", "ready", "done",
-                                       "building", "tmp"};
+    static const char *const dirs[] = {"artifacts", "ready", "done", "building",
+                                       "tmp"};
 
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
         if (mkdirat(ship_outfd, dirs[i], 0755) < 0 && errno != EEXIST)
@@ -1253,14 +1247,14 @@ void shipper_abandon(void)
 
 static json_t *ship_job_json(const struct job *j)
 {
-    const char *state = j->phase == PHASE_FAILED ? "system_error"
+    const char *state = j->phase == PHASE_FAILED   ? "system_error"
                         : j->kind == JOB_COMPILING ? "compiling"
                                                    : "uploading";
 
-    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:n}", "pipeline_id",
-                     j->id, "version", (json_int_t)j->version, "state",
-                     state, "worker_id", (int)ship.worker_id, "xxh128",
-                     "size", "message", ship_reason(j), "updated_at");
+    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:n}", "pipeline_id", j->id,
+                     "version", (json_int_t)j->version, "state", state,
+                     "worker_id", (int)ship.worker_id, "xxh128", "size",
+                     "message", ship_reason(j), "updated_at");
 }
 
 static void ship_list_one(const char *key, void *value, void *cls)

@@ -10,15 +10,15 @@
 #include "store.h"
 
 struct shipper_config {
-    const char *out;        /* the shared volume */
-    const char *leader;     /* base URL; NULL on the leader itself */
-    struct store *store;    /* the leader installs its own results here */
+    const char *out;     /* the shared volume */
+    const char *leader;  /* base URL; NULL on the leader itself */
+    struct store *store; /* the leader installs its own results here */
     long worker_id;
-    long retries;           /* after the first attempt */
-    long retry_delay_ms;    /* first delay, doubled each retry */
-    long concurrency;       /* uploads at once */
-    long upload_timeout;    /* seconds for a whole upload */
-    long keep_uploaded;     /* acknowledged artifacts kept in the volume */
+    long retries;            /* after the first attempt */
+    long retry_delay_ms;     /* first delay, doubled each retry */
+    long concurrency;        /* uploads at once */
+    long upload_timeout;     /* seconds for a whole upload */
+    long keep_uploaded;      /* acknowledged artifacts kept in the volume */
     long reconcile_interval; /* seconds between backstop scans */
     const char *ca_file;
 };

@@ -12,8 +12,7 @@
 static int watch_ifd = -1;
 static int watch_wd[2] = {-1, -1};
 
-int watch_parse_name(const char *file, char *name, char *id,
-                     int64_t *version)
+int watch_parse_name(const char *file, char *name, char *id, int64_t *version)
 {
     size_t len = strlen(file);
 
@@ -51,8 +50,7 @@ int watch_open(const char *ready, const char *building)
     return watch_ifd;
 }
 
-static void watch_event(const struct inotify_event *ev, watch_fn fn,
-                        void *cls)
+static void watch_event(const struct inotify_event *ev, watch_fn fn, void *cls)
 {
     char name[IDENT_NAME_MAX], id[IDENT_ID_MAX + 1];
     int64_t version;
@@ -91,8 +89,7 @@ int watch_read(watch_fn fn, void *cls)
     return overflow;
 }
 
-long watch_scan(const char *path, enum watch_dir dir, watch_fn fn,
-                void *cls)
+long watch_scan(const char *path, enum watch_dir dir, watch_fn fn, void *cls)
 {
     char name[IDENT_NAME_MAX], id[IDENT_ID_MAX + 1];
     struct dirent *de;

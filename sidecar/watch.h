@@ -33,12 +33,10 @@ int watch_read(watch_fn fn, void *cls);
  * Lists the folder 'path' and calls 'fn' for each manifest in it, as if
  * each had just arrived.  Returns how many, or -1 with errno.
  */
-long watch_scan(const char *path, enum watch_dir dir, watch_fn fn,
-                void *cls);
+long watch_scan(const char *path, enum watch_dir dir, watch_fn fn, void *cls);
 
 /* Splits "<id>@<version>.json"; returns 0, or -1 for any other name. */
-int watch_parse_name(const char *file, char *name, char *id,
-                     int64_t *version);
+int watch_parse_name(const char *file, char *name, char *id, int64_t *version);
 
 void watch_close(void);
 

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define PROXY_HEAD_MAX (64 * 1024)
-#define PROXY_CHUNK (16 * 1024)
+#define PROXY_CHUNK    (16 * 1024)
 
 enum proxy_mode { PROXY_NEVER, PROXY_ONCE, PROXY_ALWAYS };
 
@@ -191,8 +191,7 @@ static void *proxy_conn_run(void *arg)
 
     c->server = proxy_connect();
     while (c->server >= 0) {
-        struct pollfd p[2] = {{c->client, POLLIN, 0},
-                              {c->server, POLLIN, 0}};
+        struct pollfd p[2] = {{c->client, POLLIN, 0}, {c->server, POLLIN, 0}};
 
         if (poll(p, 2, -1) < 0 && errno != EINTR)
             break;
@@ -217,8 +216,7 @@ static int proxy_listen(int port)
     sa.sin_port = htons((unsigned short)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(fd, 128) < 0)
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0)
         return -1;
     return fd;
 }

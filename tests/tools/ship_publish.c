@@ -17,8 +17,7 @@
 static int publish_file(int outfd, const char *tmp, const char *dst,
                         const char *text)
 {
-    int fd = openat(outfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0644);
+    int fd = openat(outfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     size_t len = strlen(text);
 
     if (fd < 0)
