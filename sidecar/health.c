@@ -14,7 +14,7 @@
 #include "log.h"
 #include "shipper.h"
 
-#define HEALTH_BODY_MAX 4096
+#define HEALTH_BODY_MAX    4096
 #define HEALTH_PROBLEM_MAX 256
 
 static struct health_config health_cfg;
@@ -170,8 +170,8 @@ static void health_verdict(struct health_probe *p, CURLcode rc, bool *ok,
 
     if (rc != CURLE_OK) {
         *ok = false;
-        snprintf(msg, size, "%s", p->curl_err[0] ? p->curl_err
-                                                 : curl_easy_strerror(rc));
+        snprintf(msg, size, "%s",
+                 p->curl_err[0] ? p->curl_err : curl_easy_strerror(rc));
         return;
     }
     curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -191,8 +191,7 @@ static void health_record(long k, bool ok, const char *msg)
 {
     pthread_mutex_lock(&health_lock);
     if (health_problems != NULL && k < health_cfg.workers)
-        snprintf(health_problems[k], HEALTH_PROBLEM_MAX, "%s",
-                 ok ? "" : msg);
+        snprintf(health_problems[k], HEALTH_PROBLEM_MAX, "%s", ok ? "" : msg);
     pthread_mutex_unlock(&health_lock);
 }
 
@@ -229,8 +228,8 @@ static void health_run_probes(struct health_probe *probes, long n)
     curl_multi_cleanup(multi);
 }
 
-static void health_collect(struct health_probe *probes, long n,
-                           json_t *workers, bool *all)
+static void health_collect(struct health_probe *probes, long n, json_t *workers,
+                           bool *all)
 {
     for (long i = 0; i < n; i++) {
         char msg[HEALTH_PROBLEM_MAX];
@@ -251,10 +250,9 @@ static void health_collect(struct health_probe *probes, long n,
         }
         health_record(probes[i].k, ok, msg);
         *all = *all && ok;
-        json_array_append_new(workers,
-                              json_pack("{s:i,s:b,s:s}", "worker_id",
-                                        (int)probes[i].k, "healthy", ok,
-                                        "message", msg));
+        json_array_append_new(workers, json_pack("{s:i,s:b,s:s}", "worker_id",
+                                                 (int)probes[i].k, "healthy",
+                                                 ok, "message", msg));
     }
 }
 

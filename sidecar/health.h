@@ -6,13 +6,13 @@
 #include <stdbool.h>
 
 struct health_config {
-    const char *out;         /* the shared volume, where the heartbeat is */
+    const char *out; /* the shared volume, where the heartbeat is */
     long worker_id;
     long workers;
-    long heartbeat_timeout;  /* seconds before the builder counts as dead */
+    long heartbeat_timeout;   /* seconds before the builder counts as dead */
     const char *url_template; /* "http://binrelay-{k}.binrelay:8085" */
     const char *ca_file;
-    long timeout_ms;         /* for each worker's /healthz */
+    long timeout_ms; /* for each worker's /healthz */
 };
 
 void health_init(const struct health_config *cfg);

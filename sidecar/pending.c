@@ -41,8 +41,7 @@ static int64_t pending_version(int dirfd, const char *id)
     size_t len;
 
     snprintf(path, sizeof(path), "%s/pipeline.json", id);
-    if (fsio_read_small_follow(dirfd, path, PIPELINE_FILE_MAX, &buf, &len) <
-        0)
+    if (fsio_read_small_follow(dirfd, path, PIPELINE_FILE_MAX, &buf, &len) < 0)
         return 0;
     if (pipeline_parse(buf, len, &v, err, sizeof(err)) < 0)
         v = 0;
@@ -110,10 +109,10 @@ static json_t *pending_json(const struct pending_item *it)
         snprintf(msg, sizeof(msg), "waiting for worker %d: %s", k, problem);
     else
         snprintf(msg, sizeof(msg), "waiting for worker %d", k);
-    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:n}", "pipeline_id",
-                     it->id, "version", (json_int_t)it->version, "state",
-                     "pending", "worker_id", k, "xxh128", "size", "message",
-                     msg, "updated_at");
+    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:n}", "pipeline_id", it->id,
+                     "version", (json_int_t)it->version, "state", "pending",
+                     "worker_id", k, "xxh128", "size", "message", msg,
+                     "updated_at");
 }
 
 /* The position of each pipeline in 'array', by id. */
@@ -123,7 +122,8 @@ static json_t *pending_index(json_t *array)
     json_t *e;
     size_t i;
 
-    json_array_foreach(array, i, e) {
+    json_array_foreach(array, i, e)
+    {
         const char *id = json_string_value(json_object_get(e, "pipeline_id"));
 
         if (id != NULL)

@@ -6,7 +6,7 @@
 /* A path's shape: its prefix, and whether {id} and {version} follow. */
 struct route_entry {
     const char *prefix;
-    int params; /* 0: exact path; 1: {id}; 2: {id}/{version} */
+    int params;            /* 0: exact path; 1: {id}; 2: {id}/{version} */
     const char *get, *put; /* what GET/HEAD and PUT become; NULL: 405 */
     enum route_kind get_kind, put_kind;
 };

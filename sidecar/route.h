@@ -22,10 +22,10 @@ enum route_kind {
 
 struct route {
     enum route_kind kind;
-    int head;             /* HEAD rather than GET */
-    int latest;           /* /v1/binaries/{id}/latest */
-    const char *allow;    /* ROUTE_BAD_METHOD */
-    const char *reason;   /* ROUTE_BAD_REQUEST */
+    int head;           /* HEAD rather than GET */
+    int latest;         /* /v1/binaries/{id}/latest */
+    const char *allow;  /* ROUTE_BAD_METHOD */
+    const char *reason; /* ROUTE_BAD_REQUEST */
     char id[IDENT_ID_MAX + 1];
     int64_t version;
 };

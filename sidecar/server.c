@@ -26,7 +26,7 @@
 
 /* A status report is JSON with a 64 KiB message at most, escaped. */
 #define SERVER_REPORT_MAX (512 * 1024)
-#define SERVER_PEM_MAX (1024 * 1024)
+#define SERVER_PEM_MAX    (1024 * 1024)
 /*
  * A refused request's body up to this size is read and dropped before
  * the answer (see server_answer_early); libcurl waits for "100 Continue"
@@ -39,13 +39,12 @@ static const struct {
     int code;
     const char *reason;
 } server_failures[] = {
-    {400, "bad_request"}, {401, "unauthorized"}, {404, "not_leader"},
-    {409, "older_version"}, {411, "no_length"}, {413, "too_large"},
-    {422, "mismatch"}, {500, "internal"}, {507, "no_space"},
+    {400, "bad_request"},   {401, "unauthorized"}, {404, "not_leader"},
+    {409, "older_version"}, {411, "no_length"},    {413, "too_large"},
+    {422, "mismatch"},      {500, "internal"},     {507, "no_space"},
 };
 
-#define SERVER_NFAILURES                                                      \
-    (sizeof(server_failures) / sizeof(server_failures[0]))
+#define SERVER_NFAILURES (sizeof(server_failures) / sizeof(server_failures[0]))
 
 static atomic_uint_fast64_t server_failed[SERVER_NFAILURES];
 
@@ -58,10 +57,10 @@ struct server {
 /* Per-request state, kept in MHD's connection-class pointer. */
 struct request {
     struct route route;
-    int code;              /* an answer decided before the body ended */
+    int code; /* an answer decided before the body ended */
     char err[512];
     struct store_upload *upload;
-    char *body;            /* status reports, buffered */
+    char *body; /* status reports, buffered */
     size_t body_len;
 };
 
@@ -113,8 +112,8 @@ static const char *server_header(struct MHD_Connection *c, const char *name)
 static enum MHD_Result server_healthz(struct server *srv,
                                       struct MHD_Connection *c)
 {
-    const char *check = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-                                                    "check_storage");
+    const char *check =
+        MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "check_storage");
     json_t *body = json_object();
     char reason[512] = "";
     bool ok = health_local(body, reason, sizeof(reason));
@@ -213,8 +212,7 @@ static enum MHD_Result server_metrics(struct server *srv,
         return server_error(c, 500, "cannot render metrics");
     r = MHD_create_response_from_buffer(strlen(text), text,
                                         MHD_RESPMEM_MUST_FREE);
-    MHD_add_response_header(r, "Content-Type",
-                            "text/plain; version=0.0.4");
+    MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
     ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return ret;
@@ -234,9 +232,8 @@ static enum MHD_Result server_status_list(struct server *srv,
     return server_send(c, 200, json_pack("{s:o}", "pipelines", list), NULL);
 }
 
-static enum MHD_Result server_status_get(struct server *srv,
-                                         struct MHD_Connection *c,
-                                         const char *id)
+static enum MHD_Result
+server_status_get(struct server *srv, struct MHD_Connection *c, const char *id)
 {
     json_t *entry = NULL;
 
@@ -271,8 +268,8 @@ static enum MHD_Result server_binary_get(struct server *srv,
 
     if (srv->cfg.store == NULL)
         return server_error(c, 404, "binaries are served by the leader");
-    if (store_open_binary(srv->cfg.store, rt->id, &version, &fd, &size,
-                          hex) != 200)
+    if (store_open_binary(srv->cfg.store, rt->id, &version, &fd, &size, hex) !=
+        200)
         return server_error(c, 404, "binary not installed");
 
     snprintf(etag, sizeof(etag), "\"%s\"", hex);
@@ -369,10 +366,9 @@ static void server_binary_begin(struct server *srv, struct MHD_Connection *c,
     } else if (worker == -2) {
         snprintf(req->err, sizeof(req->err), "bad X-Worker-Id");
     } else {
-        req->code = store_upload_begin(srv->cfg.store, req->route.id,
-                                       req->route.version, len, xxh, worker,
-                                       &req->upload, req->err,
-                                       sizeof(req->err));
+        req->code = store_upload_begin(
+            srv->cfg.store, req->route.id, req->route.version, len, xxh, worker,
+            &req->upload, req->err, sizeof(req->err));
     }
 }
 
@@ -410,8 +406,7 @@ static int server_report_parse(json_t *o, enum state *st, long *worker,
     if (!json_is_object(o) || !json_is_string(s))
         return -1;
     *st = state_parse(json_string_value(s));
-    if (*st == STATE_INVALID || *st == STATE_SUCCESS ||
-        *st == STATE_PENDING)
+    if (*st == STATE_INVALID || *st == STATE_SUCCESS || *st == STATE_PENDING)
         return -1;
     if (w != NULL && !json_is_integer(w) && !json_is_null(w))
         return -1;
@@ -422,9 +417,8 @@ static int server_report_parse(json_t *o, enum state *st, long *worker,
     return 0;
 }
 
-static enum MHD_Result server_report(struct server *srv,
-                                     struct MHD_Connection *c,
-                                     struct request *req)
+static enum MHD_Result
+server_report(struct server *srv, struct MHD_Connection *c, struct request *req)
 {
     const char *msg;
     enum state st;
@@ -439,8 +433,8 @@ static enum MHD_Result server_report(struct server *srv,
                             "body must be {\"state\":..., \"worker_id\":K, "
                             "\"message\":\"...\"} with a reportable state");
     }
-    code = store_report(srv->cfg.store, req->route.id, req->route.version,
-                        st, worker, msg, req->err, sizeof(req->err));
+    code = store_report(srv->cfg.store, req->route.id, req->route.version, st,
+                        worker, msg, req->err, sizeof(req->err));
     json_decref(o);
     if (code != 200)
         return server_error(c, code, req->err);
@@ -470,22 +464,21 @@ static enum MHD_Result server_binary_end(struct MHD_Connection *c,
         server_count_failure(code);
 
     if (code == 200 || code == 201)
-        return server_send(c, code,
-                           json_pack("{s:s,s:s}", "pipeline_id",
-                                     req->route.id, "result",
-                                     code == 201 ? "installed"
-                                                 : "already installed"),
-                           NULL);
-    log_warn("upload refused", "pipeline=%s version=%lld code=%d "
-             "reason=\"%s\"", req->route.id, (long long)req->route.version,
-             code, req->err);
+        return server_send(
+            c, code,
+            json_pack("{s:s,s:s}", "pipeline_id", req->route.id, "result",
+                      code == 201 ? "installed" : "already installed"),
+            NULL);
+    log_warn("upload refused",
+             "pipeline=%s version=%lld code=%d "
+             "reason=\"%s\"",
+             req->route.id, (long long)req->route.version, code, req->err);
     return server_error(c, code, req->err);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-static enum MHD_Result server_read(struct server *srv,
-                                   struct MHD_Connection *c,
+static enum MHD_Result server_read(struct server *srv, struct MHD_Connection *c,
                                    const struct route *rt)
 {
     switch (rt->kind) {
@@ -538,15 +531,14 @@ static enum MHD_Result server_write_end(struct server *srv,
     return server_report(srv, c, req);
 }
 
-static void server_write_data(struct request *req, const char *data,
-                              size_t len)
+static void server_write_data(struct request *req, const char *data, size_t len)
 {
     if (req->route.kind != ROUTE_BINARY_PUT)
         return server_report_body(req, data, len);
     if (req->code != 0)
         return;
-    req->code = store_upload_write(req->upload, data, len, req->err,
-                                   sizeof(req->err));
+    req->code =
+        store_upload_write(req->upload, data, len, req->err, sizeof(req->err));
     if (req->code != 0) {
         /* Free the space now; the rest of the body is read and dropped. */
         store_upload_abort(req->upload);
@@ -604,8 +596,8 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
     return server_write_end(srv, c, req);
 }
 
-static void server_completed(void *cls, struct MHD_Connection *c,
-                             void **ctx, enum MHD_RequestTerminationCode toe)
+static void server_completed(void *cls, struct MHD_Connection *c, void **ctx,
+                             enum MHD_RequestTerminationCode toe)
 {
     struct request *req = *ctx;
 
@@ -627,8 +619,7 @@ static void server_completed(void *cls, struct MHD_Connection *c,
 
 /* Paths are matched undecoded: an id never contains '%', so "%2F" and
  * "%00" can only be refused, never turned into a separator or a NUL. */
-static size_t server_no_unescape(void *cls, struct MHD_Connection *c,
-                                 char *s)
+static size_t server_no_unescape(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
     (void)c;
@@ -713,28 +704,26 @@ static char *server_read_pem(const char *path)
  * SERVER_MAX_CONNECTIONS.
  */
 #define SERVER_MAX_CONNECTIONS 4000U
-#define SERVER_IDLE_S 60U
-#define SERVER_CONN_MEMORY ((size_t)256 * 1024)
+#define SERVER_IDLE_S          60U
+#define SERVER_CONN_MEMORY     ((size_t)256 * 1024)
 
 static struct MHD_Daemon *server_daemon(struct server *srv,
                                         const struct sockaddr *addr)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     unsigned threads = srv->cfg.threads > 0 ? (unsigned)srv->cfg.threads : 4;
 
     if (srv->cert != NULL)
         flags |= MHD_USE_TLS;
     /* The logger goes first, so that no option's complaint escapes it. */
     return MHD_start_daemon(
-        flags, 0, NULL, NULL, server_handle, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, addr,
+        flags, 0, NULL, NULL, server_handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        server_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, server_no_unescape, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, SERVER_MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_S,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY,
         srv->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->cert,
         MHD_OPTION_HTTPS_MEM_KEY, srv->key, MHD_OPTION_END);

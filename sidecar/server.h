@@ -11,7 +11,7 @@ struct server_config {
     const char *listen;   /* "[ADDR:]PORT" */
     const char *tls_cert; /* both set: HTTPS */
     const char *tls_key;
-    struct store *store;  /* the leader's; NULL on other workers */
+    struct store *store; /* the leader's; NULL on other workers */
     long worker_id;
     bool insecure_no_auth; /* writes without a token (tests, demos) */
     long threads;

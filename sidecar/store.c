@@ -45,7 +45,7 @@ struct store_entry {
     char updated_at[TIMEUTIL_RFC3339_LEN];
     struct store_kept *kept; /* installed versions, newest first */
     int nkept;
-    int uploading;           /* uploads of a newer version in flight */
+    int uploading; /* uploads of a newer version in flight */
     int64_t uploading_version;
     long uploading_worker;
 };
@@ -56,8 +56,8 @@ struct store {
     int dirfd, binfd, statfd, tmpfd;
     struct store_entry **entries; /* in arrival order */
     size_t count, cap;
-    struct strmap *index;          /* id -> entry */
-    struct strmap *live;           /* temporaries of uploads in flight */
+    struct strmap *index; /* id -> entry */
+    struct strmap *live;  /* temporaries of uploads in flight */
 };
 
 struct store_upload {
@@ -90,8 +90,7 @@ static struct store_entry *store_find(struct store *s, const char *id)
 static void store_binary_name(char buf[STORE_NAME_MAX], const char *id,
                               int64_t version, const char *xxh)
 {
-    snprintf(buf, STORE_NAME_MAX, "%s@%lld.%s", id, (long long)version,
-             xxh);
+    snprintf(buf, STORE_NAME_MAX, "%s@%lld.%s", id, (long long)version, xxh);
 }
 
 static int store_grow(struct store *s)
@@ -144,13 +143,13 @@ static json_t *store_entry_encode(const struct store_entry *e, int internal)
     json_object_set_new(o, "pipeline_id", json_string(e->id));
     json_object_set_new(o, "version", json_integer(e->version));
     json_object_set_new(o, "state", json_string(state_name(e->state)));
-    json_object_set_new(o, "worker_id", e->worker_id >= 0
-                                            ? json_integer(e->worker_id)
-                                            : json_null());
-    json_object_set_new(o, "xxh128", e->xxh[0] ? json_string(e->xxh)
-                                                : json_null());
-    json_object_set_new(o, "size", e->xxh[0] ? json_integer(e->size)
-                                              : json_null());
+    json_object_set_new(o, "worker_id",
+                        e->worker_id >= 0 ? json_integer(e->worker_id)
+                                          : json_null());
+    json_object_set_new(o, "xxh128",
+                        e->xxh[0] ? json_string(e->xxh) : json_null());
+    json_object_set_new(o, "size",
+                        e->xxh[0] ? json_integer(e->size) : json_null());
     json_object_set_new(o, "message",
                         json_string(e->message ? e->message : ""));
     json_object_set_new(o, "updated_at", json_string(e->updated_at));
@@ -216,8 +215,7 @@ static int store_decode_kept(struct store_entry *e, json_t *arr)
             continue;
         e->kept[e->nkept].version =
             json_integer_value(json_object_get(k, "version"));
-        e->kept[e->nkept].size =
-            json_integer_value(json_object_get(k, "size"));
+        e->kept[e->nkept].size = json_integer_value(json_object_get(k, "size"));
         snprintf(e->kept[e->nkept].xxh, HASH_HEX_LEN, "%s", x);
         e->nkept++;
     }
@@ -373,8 +371,8 @@ static void store_remove_orphans(struct store *s)
     if (dir == NULL)
         return;
     while ((de = readdir(dir)) != NULL) {
-        if (de->d_name[0] == '.' && strncmp(de->d_name, FSIO_TMP_PREFIX,
-                                            strlen(FSIO_TMP_PREFIX)) != 0)
+        if (de->d_name[0] == '.' &&
+            strncmp(de->d_name, FSIO_TMP_PREFIX, strlen(FSIO_TMP_PREFIX)) != 0)
             continue;
         if (store_is_kept(s, de->d_name))
             continue;
@@ -530,8 +528,8 @@ static int store_errno_code(int e)
 static int store_is_identical(const struct store_entry *e, int64_t version,
                               const char *xxh)
 {
-    return e != NULL && e->version == version &&
-           e->state == STATE_SUCCESS && strcmp(e->xxh, xxh) == 0;
+    return e != NULL && e->version == version && e->state == STATE_SUCCESS &&
+           strcmp(e->xxh, xxh) == 0;
 }
 
 static int store_space_ok(struct store *s, int64_t length)
@@ -558,10 +556,9 @@ static int store_admit(struct store *s, const char *id, int64_t version,
                            "version %lld is older than installed %lld",
                            (long long)version, (long long)e->version);
     if (length > s->cfg.max_binary_bytes)
-        return store_reply(err, errsize, 413,
-                           "binary of %lld bytes exceeds the limit of %lld",
-                           (long long)length,
-                           (long long)s->cfg.max_binary_bytes);
+        return store_reply(
+            err, errsize, 413, "binary of %lld bytes exceeds the limit of %lld",
+            (long long)length, (long long)s->cfg.max_binary_bytes);
     if (!store_space_ok(s, length))
         return store_reply(err, errsize, 507,
                            "not enough space in the store for %lld bytes",
@@ -639,8 +636,8 @@ static int store_upload_start(struct store_upload *up, char *err,
                               size_t errsize)
 {
     struct store *s = up->s;
-    int code = store_admit(s, up->id, up->version, up->length, up->xxh, err,
-                           errsize);
+    int code =
+        store_admit(s, up->id, up->version, up->length, up->xxh, err, errsize);
 
     if (code != 0)
         return code;
@@ -702,15 +699,14 @@ static void store_flush_window(struct store_upload *up)
         return;
     sync_file_range(up->fd, start, len, SYNC_FILE_RANGE_WRITE);
     if (start >= STORE_FLUSH_WINDOW)
-        sync_file_range(up->fd, start - STORE_FLUSH_WINDOW,
-                        STORE_FLUSH_WINDOW,
+        sync_file_range(up->fd, start - STORE_FLUSH_WINDOW, STORE_FLUSH_WINDOW,
                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                             SYNC_FILE_RANGE_WAIT_AFTER);
     up->flushed = up->received;
 }
 
-int store_upload_write(struct store_upload *up, const void *data,
-                       size_t len, char *err, size_t errsize)
+int store_upload_write(struct store_upload *up, const void *data, size_t len,
+                       char *err, size_t errsize)
 {
     if (up->received + (int64_t)len > up->length)
         return store_reply(err, errsize, 422,
@@ -756,8 +752,8 @@ static int store_verify(struct store_upload *up, char *err, size_t errsize)
     hash_hex(up->hash, hex);
     if (strcmp(hex, up->xxh) != 0)
         return store_reply(err, errsize, 422,
-                           "XXH3-128 mismatch: body is %s, header says %s",
-                           hex, up->xxh);
+                           "XXH3-128 mismatch: body is %s, header says %s", hex,
+                           up->xxh);
     if (fsync(up->fd) < 0)
         return store_reply(err, errsize, store_errno_code(errno),
                            "cannot fsync binary: %s", strerror(errno));
@@ -804,8 +800,8 @@ static void store_unlink_dropped(struct store *s, const struct store_entry *e,
             continue;
         store_binary_name(name, e->id, old[i].version, old[i].xxh);
         if (unlinkat(s->binfd, name, 0) < 0 && errno != ENOENT)
-            log_warn("cannot remove old binary", "file=%s error=\"%s\"",
-                     name, strerror(errno));
+            log_warn("cannot remove old binary", "file=%s error=\"%s\"", name,
+                     strerror(errno));
     }
 }
 
@@ -870,8 +866,8 @@ static int store_record(struct store *s, struct store_entry *e,
 }
 
 /* Under the lock: the rename, then the status, each made durable. */
-static int store_install(struct store *s, struct store_upload *up,
-                         char *err, size_t errsize)
+static int store_install(struct store *s, struct store_upload *up, char *err,
+                         size_t errsize)
 {
     struct store_entry *e = store_find(s, up->id);
     char name[STORE_NAME_MAX];
@@ -890,8 +886,7 @@ static int store_install(struct store *s, struct store_upload *up,
     was_kept = store_kept_index(e, up->version, up->xxh) >= 0;
     if (fsio_rename_durable(s->tmpfd, up->tmp, s->binfd, name) < 0)
         return store_reply(err, errsize, store_errno_code(errno),
-                           "cannot install '%s': %s", name,
-                           strerror(errno));
+                           "cannot install '%s': %s", name, strerror(errno));
     strmap_del(s->live, up->tmp);
     up->tmp[0] = '\0';
     crashpoint("store-renamed");
@@ -924,9 +919,8 @@ int store_upload_commit(struct store_upload *up, char *err, size_t errsize)
     return code;
 }
 
-int store_install_fd(struct store *s, const char *id, int64_t version,
-                     int fd, const char *xxh, long worker_id, char *err,
-                     size_t errsize)
+int store_install_fd(struct store *s, const char *id, int64_t version, int fd,
+                     const char *xxh, long worker_id, char *err, size_t errsize)
 {
     struct store_upload *up;
     struct stat st;
@@ -937,8 +931,8 @@ int store_install_fd(struct store *s, const char *id, int64_t version,
     if (fstat(fd, &st) < 0)
         return store_reply(err, errsize, 500, "cannot stat: %s",
                            strerror(errno));
-    code = store_upload_begin(s, id, version, st.st_size, xxh, worker_id,
-                              &up, err, errsize);
+    code = store_upload_begin(s, id, version, st.st_size, xxh, worker_id, &up,
+                              err, errsize);
     if (code != 0)
         return code;
     buf = malloc(256 * 1024);
@@ -975,8 +969,8 @@ int store_install_fd(struct store *s, const char *id, int64_t version,
 /* Under the lock: a state without a binary, made durable. */
 static int store_report_record(struct store *s, struct store_entry *e,
                                int64_t version, enum state state,
-                               long worker_id, const char *message,
-                               char *err, size_t errsize)
+                               long worker_id, const char *message, char *err,
+                               size_t errsize)
 {
     struct store_entry old = *e;
 
@@ -1020,8 +1014,8 @@ int store_report(struct store *s, const char *id, int64_t version,
         goto out_unlock;
     }
 
-    code = store_report_record(s, e, version, state, worker_id, message,
-                               err, errsize);
+    code = store_report_record(s, e, version, state, worker_id, message, err,
+                               errsize);
 
 out_unlock:
     pthread_mutex_unlock(&s->lock);
@@ -1072,11 +1066,9 @@ static json_t *store_view(const struct store_entry *e)
 
     if (e->uploading > 0 && e->uploading_version >= e->version &&
         !(e->uploading_version == e->version && e->state == STATE_SUCCESS)) {
-        json_object_set_new(o, "version",
-                            json_integer(e->uploading_version));
+        json_object_set_new(o, "version", json_integer(e->uploading_version));
         json_object_set_new(o, "state", json_string("uploading"));
-        json_object_set_new(o, "worker_id",
-                            json_integer(e->uploading_worker));
+        json_object_set_new(o, "worker_id", json_integer(e->uploading_worker));
     }
     return o;
 }

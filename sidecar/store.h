@@ -1,4 +1,4 @@
-/* store.h - the leader's installed binaries and the status of every pipeline. */
+/* store.h - the leader's installed binaries and every pipeline's status. */
 #ifndef BINRELAY_STORE_H
 #define BINRELAY_STORE_H
 
@@ -28,8 +28,8 @@ struct store_upload;
 
 struct store_config {
     const char *dir;
-    long keep_versions;        /* installed versions kept per pipeline */
-    int64_t max_binary_bytes;  /* larger uploads get 413 */
+    long keep_versions;       /* installed versions kept per pipeline */
+    int64_t max_binary_bytes; /* larger uploads get 413 */
 };
 
 /*
@@ -50,8 +50,8 @@ int store_upload_begin(struct store *s, const char *id, int64_t version,
                        struct store_upload **up, char *err, size_t errsize);
 
 /* Appends body bytes, hashing them.  Returns 0, or an HTTP status. */
-int store_upload_write(struct store_upload *up, const void *data,
-                       size_t len, char *err, size_t errsize);
+int store_upload_write(struct store_upload *up, const void *data, size_t len,
+                       char *err, size_t errsize);
 
 /*
  * Verifies length and hash, fsyncs, renames into place, fsyncs the
@@ -67,8 +67,8 @@ void store_upload_abort(struct store_upload *up);
  * Installs the open regular file 'fd' through the same verified path as
  * an upload (used for the leader's own results).  Returns as commit.
  */
-int store_install_fd(struct store *s, const char *id, int64_t version,
-                     int fd, const char *xxh, long worker_id, char *err,
+int store_install_fd(struct store *s, const char *id, int64_t version, int fd,
+                     const char *xxh, long worker_id, char *err,
                      size_t errsize);
 
 /*

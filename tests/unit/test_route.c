@@ -94,8 +94,7 @@ static void test_methods(void **state)
     /* Methods are case-sensitive (RFC 9110). */
     assert_int_equal(match("get", "/healthz").kind, ROUTE_BAD_METHOD);
     /* The method is refused before the id is looked at. */
-    assert_int_equal(match("POST", "/v1/binaries/../3").kind,
-                     ROUTE_BAD_METHOD);
+    assert_int_equal(match("POST", "/v1/binaries/../3").kind, ROUTE_BAD_METHOD);
 }
 
 static void test_bad_ids(void **state)
@@ -118,16 +117,15 @@ static void test_bad_ids(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-        struct route r = match(strstr(paths[i], "status") ? "GET" : "PUT",
-                               paths[i]);
+        struct route r =
+            match(strstr(paths[i], "status") ? "GET" : "PUT", paths[i]);
 
         if (r.kind != ROUTE_BAD_REQUEST)
             fail_msg("%s: kind %d, want a bad request", paths[i], r.kind);
         assert_non_null(r.reason);
     }
     /* A '/' in an id makes another path, not an id. */
-    assert_int_equal(match("PUT", "/v1/binaries/a/b/3").kind,
-                     ROUTE_NOT_FOUND);
+    assert_int_equal(match("PUT", "/v1/binaries/a/b/3").kind, ROUTE_NOT_FOUND);
     assert_int_equal(match("PUT", "/v1/binaries/../../evil/3").kind,
                      ROUTE_NOT_FOUND);
 }
@@ -145,15 +143,14 @@ static void test_long_id(void **state)
     assert_int_equal(r.kind, ROUTE_BAD_REQUEST);
     /* One digit past the longest id: the id buffer is never overrun. */
     memset(path, 0, sizeof(path));
-    snprintf(path, sizeof(path), "/v1/binaries/%0*d/3", IDENT_ID_MAX + 1,
-             1);
+    snprintf(path, sizeof(path), "/v1/binaries/%0*d/3", IDENT_ID_MAX + 1, 1);
     assert_int_equal(match("PUT", path).kind, ROUTE_BAD_REQUEST);
 }
 
 static void test_bad_versions(void **state)
 {
     static const char *const versions[] = {
-        "0", "-1", "01", "+1", "1.0", "1e3", "", "9223372036854775808",
+        "0",    "-1",     "01",  "+1", "1.0", "1e3", "", "9223372036854775808",
         "1%00", "LATEST", "3/4",
     };
     char path[128];
@@ -172,9 +169,9 @@ static void test_bad_versions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixed_paths), cmocka_unit_test(test_binaries),
-        cmocka_unit_test(test_status),      cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_bad_ids),     cmocka_unit_test(test_long_id),
+        cmocka_unit_test(test_fixed_paths),  cmocka_unit_test(test_binaries),
+        cmocka_unit_test(test_status),       cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_bad_ids),      cmocka_unit_test(test_long_id),
         cmocka_unit_test(test_bad_versions),
     };
 

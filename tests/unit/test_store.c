@@ -74,12 +74,11 @@ static int upload(struct fixture *f, const char *id, int64_t version,
     int code;
 
     hex_of(data, hex);
-    code = store_upload_begin(f->s, id, version, (int64_t)strlen(data), hex,
-                              1, &up, f->err, sizeof(f->err));
+    code = store_upload_begin(f->s, id, version, (int64_t)strlen(data), hex, 1,
+                              &up, f->err, sizeof(f->err));
     if (code != 0)
         return code;
-    code = store_upload_write(up, data, strlen(data), f->err,
-                              sizeof(f->err));
+    code = store_upload_write(up, data, strlen(data), f->err, sizeof(f->err));
     if (code != 0) {
         store_upload_abort(up);
         return code;
@@ -139,24 +138,21 @@ static void test_mismatch_and_length(void **state)
     struct store_upload *up;
 
     hex_of("other", hex);
-    assert_int_equal(store_upload_begin(f->s, "8", 1, 5, hex, 0, &up,
-                                        f->err, sizeof(f->err)),
-                     0);
-    assert_int_equal(store_upload_write(up, "wrong", 5, f->err,
+    assert_int_equal(store_upload_begin(f->s, "8", 1, 5, hex, 0, &up, f->err,
                                         sizeof(f->err)),
+                     0);
+    assert_int_equal(store_upload_write(up, "wrong", 5, f->err, sizeof(f->err)),
                      0);
     assert_int_equal(store_upload_commit(up, f->err, sizeof(f->err)), 422);
 
     hex_of("short", hex);
-    assert_int_equal(store_upload_begin(f->s, "8", 1, 9, hex, 0, &up,
-                                        f->err, sizeof(f->err)),
-                     0);
-    assert_int_equal(store_upload_write(up, "short", 5, f->err,
+    assert_int_equal(store_upload_begin(f->s, "8", 1, 9, hex, 0, &up, f->err,
                                         sizeof(f->err)),
                      0);
-    assert_int_equal(store_upload_write(up, "toolong", 7, f->err,
-                                        sizeof(f->err)),
-                     422);
+    assert_int_equal(store_upload_write(up, "short", 5, f->err, sizeof(f->err)),
+                     0);
+    assert_int_equal(
+        store_upload_write(up, "toolong", 7, f->err, sizeof(f->err)), 422);
     store_upload_abort(up);
     assert_int_equal(store_upload_begin(f->s, "8", 1, 2 << 20, hex, 0, &up,
                                         f->err, sizeof(f->err)),
@@ -175,8 +171,8 @@ static void test_sweep_spares_live_uploads(void **state)
     FILE *dead;
 
     hex_of("live", hex);
-    assert_int_equal(store_upload_begin(f->s, "9", 1, 4, hex, 0, &up,
-                                        f->err, sizeof(f->err)),
+    assert_int_equal(store_upload_begin(f->s, "9", 1, 4, hex, 0, &up, f->err,
+                                        sizeof(f->err)),
                      0);
     assert_string_equal(field(f, "9", "state"), "uploading");
     snprintf(path, sizeof(path), "%s/tmp/" FSIO_TMP_PREFIX "dead", f->dir);
@@ -186,8 +182,7 @@ static void test_sweep_spares_live_uploads(void **state)
 
     assert_int_equal(store_clean_temps(f->s), 1);
     assert_int_equal(access(path, F_OK), -1);
-    assert_int_equal(store_upload_write(up, "live", 4, f->err,
-                                        sizeof(f->err)),
+    assert_int_equal(store_upload_write(up, "live", 4, f->err, sizeof(f->err)),
                      0);
     assert_int_equal(store_upload_commit(up, f->err, sizeof(f->err)), 201);
     assert_string_equal(field(f, "9", "state"), "success");
@@ -209,8 +204,7 @@ static void test_gc_and_reopen(void **state)
     }
     assert_int_equal(count_dir(f, "binaries"), 2);
     v = 2;
-    assert_int_equal(store_open_binary(f->s, "10", &v, &fd, &size, hex),
-                     404);
+    assert_int_equal(store_open_binary(f->s, "10", &v, &fd, &size, hex), 404);
 
     store_close(f->s);
     f->s = open_store(f->dir, 1);
@@ -218,8 +212,7 @@ static void test_gc_and_reopen(void **state)
     assert_string_equal(field(f, "10", "version"), "4");
     assert_int_equal(count_dir(f, "binaries"), 1);
     v = 0;
-    assert_int_equal(store_open_binary(f->s, "10", &v, &fd, &size, hex),
-                     200);
+    assert_int_equal(store_open_binary(f->s, "10", &v, &fd, &size, hex), 200);
     assert_int_equal(v, 4);
     assert_int_equal(size, 9);
     close(fd);
@@ -229,21 +222,21 @@ static void test_reports(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_equal(store_report(f->s, "11", 1, STATE_COMPILING, 2, "",
-                                  f->err, sizeof(f->err)),
+    assert_int_equal(store_report(f->s, "11", 1, STATE_COMPILING, 2, "", f->err,
+                                  sizeof(f->err)),
                      200);
     assert_int_equal(upload(f, "11", 1, "built"), 201);
     /* A late report of a lower rank is accepted and ignored. */
-    assert_int_equal(store_report(f->s, "11", 1, STATE_UPLOADING, 2, "",
-                                  f->err, sizeof(f->err)),
+    assert_int_equal(store_report(f->s, "11", 1, STATE_UPLOADING, 2, "", f->err,
+                                  sizeof(f->err)),
                      200);
     assert_string_equal(field(f, "11", "state"), "success");
     assert_int_equal(store_report(f->s, "11", 2, STATE_COMPILE_ERROR, 2,
                                   "error: x", f->err, sizeof(f->err)),
                      200);
     assert_string_equal(field(f, "11", "message"), "error: x");
-    assert_int_equal(store_report(f->s, "11", 1, STATE_COMPILING, 2, "",
-                                  f->err, sizeof(f->err)),
+    assert_int_equal(store_report(f->s, "11", 1, STATE_COMPILING, 2, "", f->err,
+                                  sizeof(f->err)),
                      409);
     assert_int_equal(upload(f, "11", 1, "built"), 409);
 }
@@ -255,8 +248,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_mismatch_and_length, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_sweep_spares_live_uploads,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_spares_live_uploads, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_gc_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
     };
