@@ -43,7 +43,8 @@ l_expect "DELETE /v1/status" 405 l_curl -X DELETE "$L_URL/v1/status"
 
 hdr="PUT /v1/binaries/3/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n$auth\r\n"
 l_expect "Content-Length and Transfer-Encoding" 400 l_raw \
-    "${hdr}X-Content-Xxh128: $A\r\nContent-Length: 65536\r\nTransfer-Encoding: chunked\r\n\r\n"
+    "${hdr}X-Content-Xxh128: $A\r\nContent-Length: 65536\r\n$(
+    )Transfer-Encoding: chunked\r\n\r\n"
 # libmicrohttpd refuses this framing itself, before any handler, with
 # an HTML page: the status is all that can be asked of it.
 got=$(l_raw "${hdr}X-Content-Xxh128: $A\r\nContent-Length: 12abc\r\n\r\n")
@@ -58,7 +59,8 @@ l_expect "a non-hex X-Content-Xxh128" 400 l_raw \
     "$T_DIR/a" 65536
 for w in abc -1 1x ''; do
     l_expect "X-Worker-Id '$w'" 400 l_raw \
-        "${hdr}X-Worker-Id: $w\r\nX-Content-Xxh128: $A\r\nContent-Length: 65536\r\n\r\n" \
+        "${hdr}X-Worker-Id: $w\r\nX-Content-Xxh128: $A\r\n$(
+        )Content-Length: 65536\r\n\r\n" \
         "$T_DIR/a" 65536
 done
 l_expect "a status report that is not JSON" 400 l_curl -X PUT \

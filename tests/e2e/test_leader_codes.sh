@@ -109,8 +109,8 @@ t_check "metrics: two identical" \
     [ "$(metric 'binrelay_installs_total{result="identical"}')" = 2 ]
 t_check "metrics: installed bytes" \
     [ "$(metric binrelay_install_bytes_total)" = 131072 ]
-t_check "metrics: failures by reason" \
-    [ "$(metric 'binrelay_install_failures_total{reason="mismatch",code="422"}')" = 1 ]
+failed='binrelay_install_failures_total{reason="mismatch",code="422"}'
+t_check "metrics: failures by reason" [ "$(metric "$failed")" = 1 ]
 t_check "metrics: 401s" [ "$(metric binrelay_auth_failures_total)" = 2 ]
 t_check "metrics: status entries" \
     [ "$(metric binrelay_status_entries)" = 1 ]
