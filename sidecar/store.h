@@ -33,8 +33,9 @@ struct store_config {
 };
 
 /*
- * Opens (creating) the store: loads every status, removes temporaries
- * and binaries no status refers to.  Returns NULL with errno on failure.
+ * Opens (creating) the store: loads every status, forgets binaries that
+ * are missing or beyond keep_versions, and removes temporaries and
+ * binaries no status refers to.  Returns NULL with errno on failure.
  */
 struct store *store_open(const struct store_config *cfg);
 void store_close(struct store *s);
@@ -55,8 +56,10 @@ int store_upload_write(struct store_upload *up, const void *data, size_t len,
 
 /*
  * Verifies length and hash, fsyncs, renames into place, fsyncs the
- * directory, and only then records success.  Always consumes 'up'.
- * Returns 201, 200 (an identical binary won a race), 409, 422, 507, 500.
+ * directory, and only then records success; versions beyond
+ * keep_versions are removed after that.  When the status cannot be
+ * written the install is undone.  Always consumes 'up'.  Returns 201,
+ * 200 (an identical binary won a race), 409, 422, 507, 500.
  */
 int store_upload_commit(struct store_upload *up, char *err, size_t errsize);
 
