@@ -743,9 +743,13 @@ static size_t ship_read(char *buf, size_t size, size_t n, void *cls)
         return CURL_READFUNC_ABORT;
     /* Checked before the last byte leaves, so that the leader, which
      * installs only a whole body, never installs a stale file. */
-    if (r > 0 && x->sent + r >= j->size && ship_changed(j)) {
-        x->changed = true;
-        return CURL_READFUNC_ABORT;
+    if (r > 0 && x->sent + r >= j->size) {
+        if (ship_changed(j)) {
+            x->changed = true;
+            return CURL_READFUNC_ABORT;
+        }
+        /* Its content is verified; from now on its times tell. */
+        x->racy = false;
     }
     x->sent += r;
     return (size_t)r;
