@@ -1,7 +1,8 @@
-/* ship_proxy.c - a TCP proxy for tests: corrupts or slows request bodies.
+/* ship_proxy.c - a TCP proxy for tests: corrupts, slows or refuses uploads.
  *
  *   ship_proxy --listen PORT --target PORT [--corrupt never|once|always]
  *              [--path PREFIX] [--rate BYTES_PER_SECOND]
+ *              [--fail N --fail-code CODE [--retry-after SECONDS]]
  *
  * Forwards 127.0.0.1:PORT to 127.0.0.1:TARGET, one thread per
  * connection.  It follows the HTTP/1.1 requests on each connection
@@ -9,8 +10,11 @@
  * of the body of requests whose path starts with PREFIX (default
  * "/v1/binaries/"): never, on the first such request only, or always.
  * --rate throttles what the client sends, so that an upload lasts long
- * enough for a test to act in the middle of it.  Each corrupted request
- * is logged on stderr as "corrupted path=...".
+ * enough for a test to act in the middle of it.  --fail answers the
+ * first N such requests itself with CODE (and a Retry-After header when
+ * given), closing the connection, as a busy or failing leader would.
+ * Each corrupted or refused request is logged on stderr as
+ * "corrupted path=..." or "refused path=... code=...".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +43,8 @@ static const char *proxy_prefix = "/v1/binaries/";
 static long proxy_rate;
 static int proxy_target;
 static atomic_bool proxy_spent;
+static atomic_long proxy_fail;
+static long proxy_fail_code = 503, proxy_retry_after = -1;
 
 /* The client-to-server direction of one connection, parsed. */
 struct proxy_conn {
@@ -86,8 +93,53 @@ static bool proxy_should_corrupt(const char *path)
     return !atomic_exchange(&proxy_spent, true);
 }
 
-/* A whole head is in c->head: note its body and what to do with it. */
-static void proxy_parse_head(struct proxy_conn *c)
+/*
+ * Reads and drops what the client still sends of a refused body, so
+ * that closing does not reset the connection before it reads the answer.
+ */
+static void proxy_drain(int fd, long long len)
+{
+    struct timeval tv = {.tv_sec = 5};
+    char buf[PROXY_CHUNK];
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while (len > 0) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+        if (n <= 0)
+            break;
+        len -= n;
+    }
+}
+
+/* Answers the request itself, as a leader refusing it would. */
+static void proxy_refuse(struct proxy_conn *c, const char *path, long long len)
+{
+    char resp[512], ra[64] = "";
+    const char *body = "{\"error\": \"refused by ship_proxy\"}";
+
+    if (proxy_retry_after >= 0)
+        snprintf(ra, sizeof(ra), "Retry-After: %ld\r\n", proxy_retry_after);
+    snprintf(resp, sizeof(resp),
+             "HTTP/1.1 %ld Refused\r\n%sContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             proxy_fail_code, ra, strlen(body), body);
+    proxy_send_all(c->client, resp, strlen(resp));
+    fprintf(stderr, "refused path=%s code=%ld\n", path, proxy_fail_code);
+    proxy_drain(c->client, len);
+}
+
+static bool proxy_should_refuse(const char *path)
+{
+    if (strncmp(path, proxy_prefix, strlen(proxy_prefix)) != 0)
+        return false;
+    return atomic_fetch_sub(&proxy_fail, 1) > 0;
+}
+
+/* A whole head is in c->head: note its body and what to do with it.
+ * Returns -1 when the request was answered here and the connection must
+ * close. */
+static int proxy_parse_head(struct proxy_conn *c)
 {
     char path[1024] = "";
     const char *cl;
@@ -100,12 +152,17 @@ static void proxy_parse_head(struct proxy_conn *c)
         if (strncasecmp(cl, "Content-Length:", 15) == 0)
             len = atoll(cl + 15);
     }
+    if (proxy_should_refuse(path)) {
+        proxy_refuse(c, path, len);
+        return -1;
+    }
     c->body_left = len;
     c->flip_at = -1;
     if (len > 0 && proxy_should_corrupt(path)) {
         c->flip_at = len / 2 + 1;
         fprintf(stderr, "corrupted path=%s length=%lld\n", path, len);
     }
+    return 0;
 }
 
 /* Passes body bytes, flipping the chosen one.  Returns bytes used. */
@@ -130,8 +187,8 @@ static size_t proxy_head(struct proxy_conn *c, const char *buf, size_t len)
         if ((c->head_len >= 4 &&
              memcmp(c->head + c->head_len - 4, "\r\n\r\n", 4) == 0) ||
             c->head_len == PROXY_HEAD_MAX - 1) {
-            proxy_parse_head(c);
-            if (proxy_send_all(c->server, c->head, c->head_len) < 0)
+            if (proxy_parse_head(c) < 0 ||
+                proxy_send_all(c->server, c->head, c->head_len) < 0)
                 return 0;
             c->head_len = 0;
             break;
@@ -225,7 +282,8 @@ static void proxy_usage(void)
 {
     fprintf(stderr, "usage: ship_proxy --listen PORT --target PORT "
                     "[--corrupt never|once|always] [--path PREFIX] "
-                    "[--rate BYTES_PER_SECOND]\n");
+                    "[--rate BYTES_PER_SECOND] [--fail N --fail-code CODE "
+                    "[--retry-after SECONDS]]\n");
     exit(2);
 }
 
@@ -242,6 +300,12 @@ static void proxy_flags(int argc, char **argv, int *port)
             proxy_target = atoi(v);
         else if (strcmp(argv[i], "--path") == 0)
             proxy_prefix = v;
+        else if (strcmp(argv[i], "--fail") == 0)
+            proxy_fail = atol(v);
+        else if (strcmp(argv[i], "--fail-code") == 0)
+            proxy_fail_code = atol(v);
+        else if (strcmp(argv[i], "--retry-after") == 0)
+            proxy_retry_after = atol(v);
         else if (strcmp(argv[i], "--rate") == 0)
             proxy_rate = atol(v);
         else if (strcmp(argv[i], "--corrupt") == 0)
