@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -696,16 +697,31 @@ static char *server_read_pem(const char *path)
 
 /*
  * Limits against slow and idle clients.  Connections are cheap (epoll,
- * a lazily touched memory pool each), so many may wait; one silent for
- * SERVER_IDLE_S is closed, and its upload with it.  There is no limit
- * per address: fleet traffic arrives from few of them (a NAT, a proxy,
- * loopback in tests), so such a limit would shut the fleet out before
- * an abuser.  The descriptor limit is raised at start to cover
- * SERVER_MAX_CONNECTIONS.
+ * a lazily touched memory pool each), so many may wait: as many as the
+ * descriptor limit allows, up to SERVER_MAX_CONNECTIONS.  One silent
+ * for SERVER_IDLE_S is closed, and its upload with it.  There is no
+ * limit per address: fleet traffic arrives from few of them (a NAT, a
+ * mesh proxy, loopback in tests), so such a limit would shut the fleet
+ * out before an abuser.
  */
-#define SERVER_MAX_CONNECTIONS 4000U
+#define SERVER_MAX_CONNECTIONS 16384U
 #define SERVER_IDLE_S          60U
 #define SERVER_CONN_MEMORY     ((size_t)256 * 1024)
+/* Descriptors kept for everything else: the store, curl, inotify. */
+#define SERVER_FD_RESERVE 128U
+
+static unsigned server_connection_limit(void)
+{
+    struct rlimit rl;
+    rlim_t n = SERVER_MAX_CONNECTIONS;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < n + SERVER_FD_RESERVE)
+        n = rl.rlim_cur > 2 * SERVER_FD_RESERVE
+                ? rl.rlim_cur - SERVER_FD_RESERVE
+                : SERVER_FD_RESERVE;
+    return (unsigned)n;
+}
 
 static struct MHD_Daemon *server_daemon(struct server *srv,
                                         const struct sockaddr *addr)
@@ -713,20 +729,26 @@ static struct MHD_Daemon *server_daemon(struct server *srv,
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     unsigned threads = srv->cfg.threads > 0 ? (unsigned)srv->cfg.threads : 4;
+    unsigned limit = server_connection_limit();
 
     if (srv->cert != NULL)
         flags |= MHD_USE_TLS;
-    /* The logger goes first, so that no option's complaint escapes it. */
+    /* One option per line; the logger first, so that it hears them all. */
+    /* clang-format off */
     return MHD_start_daemon(
-        flags, 0, NULL, NULL, server_handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        server_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, addr,
+        flags, 0, NULL, NULL, server_handle, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
         MHD_OPTION_UNESCAPE_CALLBACK, server_no_unescape, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        SERVER_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_S,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, SERVER_IDLE_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_CONN_MEMORY,
         srv->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->cert,
-        MHD_OPTION_HTTPS_MEM_KEY, srv->key, MHD_OPTION_END);
+        MHD_OPTION_HTTPS_MEM_KEY, srv->key,
+        MHD_OPTION_END);
+    /* clang-format on */
 }
 
 struct server *server_start(const struct server_config *cfg)
