@@ -108,6 +108,48 @@ static const char *server_header(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+/* Headers that a write may carry once: two values would be ambiguous. */
+static const char *const server_single[] = {
+    "Content-Length",   "Transfer-Encoding", "Authorization",
+    "X-Content-Xxh128", "X-Worker-Id",
+};
+
+#define SERVER_NSINGLE (sizeof(server_single) / sizeof(server_single[0]))
+
+struct server_dup {
+    const char *first[SERVER_NSINGLE];
+    const char *conflict; /* the first header given twice, differently */
+};
+
+static enum MHD_Result server_dup_check(void *cls, enum MHD_ValueKind kind,
+                                        const char *key, const char *value)
+{
+    struct server_dup *d = cls;
+
+    (void)kind;
+    for (size_t i = 0; i < SERVER_NSINGLE; i++) {
+        if (strcasecmp(key, server_single[i]) != 0)
+            continue;
+        if (d->first[i] == NULL)
+            d->first[i] = value ? value : "";
+        else if (strcmp(d->first[i], value ? value : "") != 0)
+            d->conflict = server_single[i];
+    }
+    return d->conflict == NULL ? MHD_YES : MHD_NO;
+}
+
+/*
+ * The name of a header that a request gives twice with different values
+ * (a smuggling trick: two hops may each believe another), or NULL.
+ */
+static const char *server_conflicting_header(struct MHD_Connection *c)
+{
+    struct server_dup d = {.conflict = NULL};
+
+    MHD_get_connection_values(c, MHD_HEADER_KIND, server_dup_check, &d);
+    return d.conflict;
+}
+
 /* ---- reads ------------------------------------------------------------- */
 
 static enum MHD_Result server_healthz(struct server *srv,
@@ -510,7 +552,13 @@ static enum MHD_Result server_read(struct server *srv, struct MHD_Connection *c,
 static void server_write_begin(struct server *srv, struct MHD_Connection *c,
                                struct request *req)
 {
-    if (!server_authorized(srv, c)) {
+    const char *twice = server_conflicting_header(c);
+
+    if (twice != NULL) {
+        req->code = 400;
+        snprintf(req->err, sizeof(req->err),
+                 "%s is given twice with different values", twice);
+    } else if (!server_authorized(srv, c)) {
         req->code = 401;
         snprintf(req->err, sizeof(req->err), "missing or wrong token");
     } else if (req->route.kind == ROUTE_BINARY_PUT) {

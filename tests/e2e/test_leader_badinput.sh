@@ -45,6 +45,12 @@ hdr="PUT /v1/binaries/3/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n$auth\r\n"
 l_expect "Content-Length and Transfer-Encoding" 400 l_raw \
     "${hdr}X-Content-Xxh128: $A\r\nContent-Length: 65536\r\n$(
     )Transfer-Encoding: chunked\r\n\r\n"
+l_expect "two different Content-Lengths" 400 l_raw \
+    "${hdr}X-Content-Xxh128: $A\r\nContent-Length: 1000\r\n$(
+    )Content-Length: 65536\r\n\r\n" "$T_DIR/a" 65536
+l_expect "two different tokens" 400 l_raw \
+    "${hdr}Authorization: Bearer x\r\nX-Content-Xxh128: $A\r\n$(
+    )Content-Length: 65536\r\n\r\n" "$T_DIR/a" 65536
 # libmicrohttpd refuses this framing itself, before any handler, with
 # an HTML page: the status is all that can be asked of it.
 got=$(l_raw "${hdr}X-Content-Xxh128: $A\r\nContent-Length: 12abc\r\n\r\n")
