@@ -225,7 +225,6 @@ int job_start(struct job *j, const struct job_env *e)
     j->end = JOB_RUNNING;
     j->started_ms = timeutil_mono_ms();
     j->deadline_ms = j->started_ms + e->timeout_s * 1000;
-    timeutil_now_rfc3339(j->started_at);
     return 0;
 
 out_scratch:

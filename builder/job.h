@@ -22,8 +22,8 @@ struct job {
     int64_t version;
     pid_t pid; /* the shell, which leads its own process group */
     char scratch[PATH_MAX];
-    char artifact[PATH_MAX]; /* PIPELINE_OUT */
-    char started_at[TIMEUTIL_RFC3339_LEN];
+    char artifact[PATH_MAX];               /* PIPELINE_OUT */
+    char started_at[TIMEUTIL_RFC3339_LEN]; /* set by the caller */
     int64_t started_ms;
     int64_t deadline_ms; /* monotonic: when the build times out */
     enum job_end end;

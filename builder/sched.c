@@ -424,18 +424,21 @@ static int sched_start(struct sched *s, struct pipe *p, struct job *j)
     memset(j, 0, sizeof(*j));
     snprintf(j->id, sizeof(j->id), "%s", p->id);
     j->version = p->want;
-    if (job_start(j, &s->cfg.env) < 0) {
-        log_error("cannot start build", "pipeline=%s version=%lld error=\"%s\"",
-                  p->id, (long long)p->want, strerror(errno));
-        memset(j, 0, sizeof(*j));
-        return -1;
-    }
-    p->job = j;
+    timeutil_now_rfc3339(j->started_at);
+    /* Marked first, so that no output of the build precedes its marker. */
     if (outdir_mark_building(s->cfg.out, j->id, j->version, s->cfg.worker_id,
                              j->started_at) < 0)
         log_warn("cannot write building marker",
                  "pipeline=%s version=%lld error=\"%s\"", j->id,
                  (long long)j->version, strerror(errno));
+    if (job_start(j, &s->cfg.env) < 0) {
+        log_error("cannot start build", "pipeline=%s version=%lld error=\"%s\"",
+                  p->id, (long long)p->want, strerror(errno));
+        outdir_unmark_building(s->cfg.out, j->id, j->version);
+        memset(j, 0, sizeof(*j));
+        return -1;
+    }
+    p->job = j;
     log_info("build started", "pipeline=%s version=%lld pid=%ld", j->id,
              (long long)j->version, (long)j->pid);
     return 0;
@@ -582,7 +585,7 @@ static int sched_cache_failed(struct sched *s, const struct job *j, int status,
  */
 static int sched_retry_plain(struct sched *s, struct job *j, int status)
 {
-    char reason[256], quoted[300], started_at[TIMEUTIL_RFC3339_LEN];
+    char reason[256], quoted[300];
     int64_t started_ms = j->started_ms;
 
     if (s->cfg.cache == COMPCACHE_NONE || j->nocache || j->end != JOB_RUNNING ||
@@ -593,7 +596,6 @@ static int sched_retry_plain(struct sched *s, struct job *j, int status)
              "pipeline=%s version=%lld reason=%s", j->id, (long long)j->version,
              log_quote(quoted, sizeof(quoted), reason));
     job_remove_scratch(j);
-    memcpy(started_at, j->started_at, sizeof(started_at));
     j->nocache = 1;
     if (job_start(j, &s->cfg.env) < 0) {
         log_error("cannot start build", "pipeline=%s version=%lld error=\"%s\"",
@@ -602,7 +604,6 @@ static int sched_retry_plain(struct sched *s, struct job *j, int status)
         return 0;
     }
     /* One build, as far as the manifest is concerned. */
-    memcpy(j->started_at, started_at, sizeof(j->started_at));
     j->started_ms = started_ms;
     return 0;
 }
