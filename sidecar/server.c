@@ -645,6 +645,21 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
     return server_write_end(srv, c, req);
 }
 
+static const char *server_end_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+    case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+        return "idle_timeout";
+    case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+        return "shutdown";
+    case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+    case MHD_REQUEST_TERMINATED_READ_ERROR:
+        return "client_gone";
+    default:
+        return "error";
+    }
+}
+
 static void server_completed(void *cls, struct MHD_Connection *c, void **ctx,
                              enum MHD_RequestTerminationCode toe)
 {
@@ -656,8 +671,9 @@ static void server_completed(void *cls, struct MHD_Connection *c, void **ctx,
         return;
     if (req->upload != NULL) {
         /* The client went away mid-body: nothing of it may remain. */
-        log_warn("upload aborted", "pipeline=%s version=%lld reason=%d",
-                 req->route.id, (long long)req->route.version, (int)toe);
+        log_warn("upload aborted", "pipeline=%s version=%lld reason=%s",
+                 req->route.id, (long long)req->route.version,
+                 server_end_name(toe));
         atomic_fetch_add(&metrics.installs[METRICS_INSTALL_ABORTED], 1);
         store_upload_abort(req->upload);
     }
