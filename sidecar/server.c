@@ -751,7 +751,9 @@ static char *server_read_pem(const char *path)
     char *buf;
     size_t len;
 
-    if (fsio_read_small(AT_FDCWD, path, SERVER_PEM_MAX, &buf, &len) < 0) {
+    /* Followed: a mounted Secret's files are symlinks into "..data". */
+    if (fsio_read_small_follow(AT_FDCWD, path, SERVER_PEM_MAX, &buf, &len) <
+        0) {
         log_error("cannot read TLS file", "file=%s error=\"%s\"", path,
                   strerror(errno));
         return NULL;

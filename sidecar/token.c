@@ -31,7 +31,9 @@ static int token_read(void)
 
     if (stat(token_path, &st) < 0)
         return -1;
-    if (fsio_read_small(AT_FDCWD, token_path, TOKEN_MAX - 1, &buf, &len) < 0)
+    /* A mounted Secret presents its key as a symlink into "..data". */
+    if (fsio_read_small_follow(AT_FDCWD, token_path, TOKEN_MAX - 1, &buf,
+                               &len) < 0)
         return -1;
 
     /* Secrets are often written with a trailing newline. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # HTTPS with --tls-cert/--tls-key: a CA and a server certificate made
-# with openssl; curl trusting the CA uploads and downloads, curl trusting
-# nothing is refused by its own verification, and plain HTTP on the TLS
-# port gets no answer.  Missing or unreadable key files stop the start.
+# with openssl, mounted through symlinks as from a Secret.  curl trusting
+# the CA uploads and downloads, curl trusting nothing is refused by its
+# own verification, and plain HTTP on the TLS port gets no answer.
+# Missing or unreadable key files stop the start (exit 2).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/leader_lib.sh"
 t_init leader_tls
@@ -19,12 +20,21 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
     t_fail "cannot sign the server certificate"
 cd - >/dev/null
 
+# Mounted as Kubernetes mounts a TLS Secret: symlinks into "..data".
+K=$T_DIR/tls
+mkdir -p "$K/..v1"
+cp "$T_DIR/server.pem" "$K/..v1/tls.crt"
+cp "$T_DIR/server.key" "$K/..v1/tls.key"
+ln -s ..v1 "$K/..data"
+ln -s ..data/tls.crt "$K/tls.crt"
+ln -s ..data/tls.key "$K/tls.key"
+
 port=$(l_port)
 mkdir -p "$T_DIR/out0"
 t_start leader "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 \
     --store "$T_DIR/store" --token-file "$T_DIR/token" \
-    --listen "127.0.0.1:$port" --tls-cert "$T_DIR/server.pem" \
-    --tls-key "$T_DIR/server.key"
+    --listen "127.0.0.1:$port" --tls-cert "$K/tls.crt" \
+    --tls-key "$K/tls.key"
 L_URL=https://127.0.0.1:$port
 tls() { l_curl --cacert "$T_DIR/ca.pem" "$@"; }
 t_check "the leader serves HTTPS" \

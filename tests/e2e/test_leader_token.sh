@@ -70,5 +70,26 @@ t_check "an in-place rewrite is picked up too" \
 sleep 1.5
 l_expect "an emptied file keeps the last token" 201 l_put 1 4 "$T_DIR/a"
 t_check "and says so" grep -q 'keeping the old one' "$T_DIR/leader.log"
+# A mounted Kubernetes Secret: the key is a symlink into "..data", a
+# symlink to a timestamped directory; a rotation swaps "..data".
+kill "$PID_leader"
+wait "$PID_leader"
+S=$T_DIR/secret
+mkdir -p "$S/..2026_1"
+printf 'k8s-token-1\n' >"$S/..2026_1/token"
+ln -s ..2026_1 "$S/..data"
+ln -s ..data/token "$S/token"
+l_leader leader "$(l_port)" --token-file "$S/token"
+T_TOKEN=k8s-token-1
+l_expect "a token mounted from a Secret" 201 l_put 1 5 "$T_DIR/a"
+mkdir -p "$S/..2026_2"
+printf 'k8s-token-2\n' >"$S/..2026_2/token"
+ln -s ..2026_2 "$S/..data_tmp"
+mv -T "$S/..data_tmp" "$S/..data"
+T_TOKEN=k8s-token-2
+t_check "the Secret's rotation is picked up" t_wait 5 installs 1 6 "$T_DIR/a"
+l_expect "and its old token refused" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: Bearer k8s-token-1" "$L_URL/v1/binaries/1/7"
 t_check "no token is in any log" eval \
-    '! grep -q -e "$OLD" -e "$NEW" -e third-token "$T_DIR"/*.log'
+    '! grep -q -e "$OLD" -e "$NEW" -e third-token -e k8s-token \
+        "$T_DIR"/*.log'
