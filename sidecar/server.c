@@ -746,6 +746,11 @@ int server_parse_listen(const char *listen, void *storage, unsigned *len)
     return inet_pton(AF_INET, host, &in4->sin_addr) == 1 ? 0 : -1;
 }
 
+/*
+ * XXX: certificates are read once, at start; a renewed Secret takes
+ * effect when the pod restarts.  libmicrohttpd 0.9.75 offers only a raw
+ * GnuTLS callback for swapping them while serving.
+ */
 static char *server_read_pem(const char *path)
 {
     char *buf;
