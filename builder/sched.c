@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,6 +20,8 @@
  * long: a file rewritten in place is briefly half-written, and that
  * must neither be logged nor published as the pipeline's result.
  */
+/* Less free space than this after a failed build: the volume is full. */
+#define SCHED_LOW_SPACE (1024 * 1024)
 #define SCHED_SETTLE_MS 1500
 /* After a failure to start or publish, wait before trying again. */
 #define SCHED_HOLD_MS 2000
@@ -517,6 +520,25 @@ static enum state sched_outcome(const struct job *j, int status, char *note,
     return STATE_SUCCESS;
 }
 
+/*
+ * A build that fails on a full volume often cannot even log why: its
+ * log lives on that volume too.  Say it for it.
+ */
+static void sched_disk_note(const struct sched *s, char *note, size_t size)
+{
+    struct statvfs vfs;
+    uint64_t avail;
+
+    if (note[0] != '\0' || fstatvfs(s->cfg.out->fd, &vfs) < 0)
+        return;
+    avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    if (avail < SCHED_LOW_SPACE)
+        snprintf(note, size,
+                 "binrelay: the shared volume is full (No space left on "
+                 "device): %llu bytes free after the build",
+                 (unsigned long long)avail);
+}
+
 static int sched_publish(struct sched *s, const struct job *j, int status)
 {
     char note[SCHED_NOTE_MAX];
@@ -529,10 +551,18 @@ static int sched_publish(struct sched *s, const struct job *j, int status)
     m.worker_id = s->cfg.worker_id;
     m.state =
         sched_outcome(j, status, note, sizeof(note), s->cfg.env.timeout_s);
+    if (m.state != STATE_SUCCESS)
+        sched_disk_note(s, note, sizeof(note));
     memcpy(m.started_at, j->started_at, sizeof(m.started_at));
     timeutil_now_rfc3339(m.finished_at);
     if (sched_result_log(&m, j, note[0] ? note : NULL) < 0)
         goto out_free;
+    /*
+     * A failed build may have filled the volume with half an output;
+     * give the space back before the manifest needs some of it.
+     */
+    if (m.state != STATE_SUCCESS && j->artifact[0] != '\0')
+        unlink(j->artifact);
     if (outdir_publish(s->cfg.out, &m, j->artifact) < 0)
         goto out_free;
     log_info("published", "pipeline=%s version=%lld state=%s ms=%lld", j->id,

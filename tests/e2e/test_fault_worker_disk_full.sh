@@ -35,8 +35,9 @@ drop() {
 drop 11 6000000
 t_check "the build that does not fit is a compile_error" \
     t_wait 30 t_state_is "$leader" 11 compile_error
-curl -s "$leader/v1/status/11" | jq -r .message | grep -qi 'no space' ||
-    t_fail "the message does not say the volume is full"
+msg=$(curl -s "$leader/v1/status/11" | jq -r .message)
+grep -qi "no space" <<<"$msg" ||
+    t_fail "the message does not say the volume is full: $msg"
 t_check "no artifact under a final name" [ ! -e "$OUT/artifacts/11@1" ]
 
 drop 13 100000
