@@ -101,6 +101,25 @@ l_expect "HEAD" 200 l_curl -I "$L_URL/v1/binaries/7/1"
 t_check "HEAD gives the length and the ETag" \
     [ "$(l_header Content-Length) $(l_header ETag)" = "65536 \"$A\"" ]
 
+# Status reports: a state without a binary, its message kept verbatim.
+report() {
+    l_curl -X PUT "${auth[@]}" -H 'Content-Type: application/json' \
+        -d "$2" "$L_URL/v1/status/$1"
+}
+log=$'cc: error: x.c:1: "quoted"\n\ttab\\ and UTF-8 \u00e9'
+body=$(jq -cn --arg m "$log" \
+    '{state: "compile_error", worker_id: 2, message: $m}')
+l_expect "a compile error is recorded" 200 report 21/3 "$body"
+t_check "with its log verbatim" [ "$(l_field 21 message)" = "$log" ]
+t_check "and its worker" \
+    [ "$(l_field 21 state) $(l_field 21 worker_id)" = "compile_error 2" ]
+l_expect "a report older than the record" 409 report 21/2 \
+    '{"state":"compiling","worker_id":2}'
+l_expect "a report for a newer version" 200 report 21/4 \
+    '{"state":"compiling","worker_id":2,"message":""}'
+t_check "shows it" [ "$(l_field 21 state) $(l_field 21 version)" = \
+    "compiling 4" ]
+
 metrics=$(curl -s "$L_URL/metrics")
 metric() { awk -v k="$1" '$1 == k {print $2}' <<<"$metrics"; }
 t_check "metrics: two installs" \
@@ -113,7 +132,7 @@ failed='binrelay_install_failures_total{reason="mismatch",code="422"}'
 t_check "metrics: failures by reason" [ "$(metric "$failed")" = 1 ]
 t_check "metrics: 401s" [ "$(metric binrelay_auth_failures_total)" = 2 ]
 t_check "metrics: status entries" \
-    [ "$(metric binrelay_status_entries)" = 1 ]
+    [ "$(metric binrelay_status_entries)" = 2 ]
 t_check "metrics: store bytes" \
     [ "$(metric 'binrelay_store_bytes{kind="free"}')" -gt 0 ]
 t_check "the token is in no log, debug lines included" l_token_unlogged
