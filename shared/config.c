@@ -64,8 +64,7 @@ static int config_set_long(const char *prog, const struct config_opt *o,
     return 0;
 }
 
-static bool config_truth(const char *prog, const char *name,
-                         const char *value)
+static bool config_truth(const char *prog, const char *name, const char *value)
 {
     if (strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 ||
         strcasecmp(value, "yes") == 0)

@@ -87,16 +87,14 @@ int fsio_tmpfile(int dirfd, char *name, size_t size, mode_t mode)
         clock_gettime(CLOCK_REALTIME, &ts);
         snprintf(name, size, FSIO_TMP_PREFIX "%ld-%u-%lx", (long)getpid(),
                  atomic_fetch_add(&counter, 1), (unsigned long)ts.tv_nsec);
-        fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                    mode);
+        fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd >= 0 || errno != EEXIST)
             return fd;
     }
     return -1;
 }
 
-int fsio_rename_durable(int fromfd, const char *from, int tofd,
-                        const char *to)
+int fsio_rename_durable(int fromfd, const char *from, int tofd, const char *to)
 {
     if (renameat(fromfd, from, tofd, to) < 0)
         return -1;
@@ -107,8 +105,8 @@ int fsio_rename_durable(int fromfd, const char *from, int tofd,
     return 0;
 }
 
-int fsio_write_atomic(int dirfd, const char *name, const void *data,
-                      size_t len, mode_t mode)
+int fsio_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+                      mode_t mode)
 {
     char tmp[64];
     int fd = fsio_tmpfile(dirfd, tmp, sizeof(tmp), mode);
@@ -180,8 +178,8 @@ static int fsio_read_fd(int fd, size_t max, char **buf, size_t *len)
     return 0;
 }
 
-static int fsio_read_opened(int dirfd, const char *name, int flags,
-                            size_t max, char **buf, size_t *len)
+static int fsio_read_opened(int dirfd, const char *name, int flags, size_t max,
+                            char **buf, size_t *len)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags);
     int rc, saved;
@@ -201,8 +199,8 @@ int fsio_read_small(int dirfd, const char *name, size_t max, char **buf,
     return fsio_read_opened(dirfd, name, O_NOFOLLOW, max, buf, len);
 }
 
-int fsio_read_small_follow(int dirfd, const char *name, size_t max,
-                           char **buf, size_t *len)
+int fsio_read_small_follow(int dirfd, const char *name, size_t max, char **buf,
+                           size_t *len)
 {
     return fsio_read_opened(dirfd, name, 0, max, buf, len);
 }
@@ -218,8 +216,7 @@ int fsio_remove_tree(int dirfd, const char *name)
     if (errno != EISDIR && errno != EPERM)
         return -1;
 
-    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                 O_CLOEXEC);
+    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -1;
     dir = fdopendir(fd);
@@ -270,8 +267,8 @@ int fsio_open_beneath(int dirfd, const char *path, int flags)
         size_t n = strcspn(path, "/");
         int next, saved;
 
-        if (n == 0 || n > NAME_MAX || (n == 2 && path[0] == '.' &&
-                                       path[1] == '.')) {
+        if (n == 0 || n > NAME_MAX ||
+            (n == 2 && path[0] == '.' && path[1] == '.')) {
             errno = EINVAL;
             goto out_close;
         }
@@ -280,8 +277,8 @@ int fsio_open_beneath(int dirfd, const char *path, int flags)
         if (path[n] == '\0')
             next = openat(fd, comp, flags | O_NOFOLLOW | O_CLOEXEC);
         else
-            next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-                                        O_CLOEXEC);
+            next =
+                openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         saved = errno;
         if (fd != dirfd)
             close(fd);

@@ -27,8 +27,8 @@ int fsio_mkdirs(const char *path, mode_t mode);
  * 'name', fsync the directory.  Readers see the old file or the new one.
  * Returns 0, or -1 with errno; no temporary is left on failure.
  */
-int fsio_write_atomic(int dirfd, const char *name, const void *data,
-                      size_t len, mode_t mode);
+int fsio_write_atomic(int dirfd, const char *name, const void *data, size_t len,
+                      mode_t mode);
 
 /*
  * Creates an O_EXCL temporary in 'dirfd' named FSIO_TMP_PREFIX + a
@@ -41,8 +41,7 @@ int fsio_tmpfile(int dirfd, char *name, size_t size, mode_t mode);
  * Renames 'from' in 'fromfd' to 'to' in 'tofd', then fsyncs the target
  * directory (and the source one when it differs).  Returns 0 or -1.
  */
-int fsio_rename_durable(int fromfd, const char *from, int tofd,
-                        const char *to);
+int fsio_rename_durable(int fromfd, const char *from, int tofd, const char *to);
 
 /*
  * Reads all of regular file 'name' in 'dirfd' into a NUL-terminated
@@ -57,8 +56,8 @@ int fsio_read_small(int dirfd, const char *name, size_t max, char **buf,
  * As fsio_read_small(), but a symlink is followed: for files that a
  * ConfigMap or git-sync checkout presents through links.
  */
-int fsio_read_small_follow(int dirfd, const char *name, size_t max,
-                           char **buf, size_t *len);
+int fsio_read_small_follow(int dirfd, const char *name, size_t max, char **buf,
+                           size_t *len);
 
 /*
  * Opens 'path' (relative, without "..") beneath 'dirfd', one component

@@ -114,8 +114,7 @@ int ident_parse_version(const char *s, size_t len, int64_t *version)
     return 0;
 }
 
-int ident_split_name(const char *name, size_t len, char *id,
-                     int64_t *version)
+int ident_split_name(const char *name, size_t len, char *id, int64_t *version)
 {
     const char *at = memchr(name, '@', len);
     size_t idlen;

@@ -36,8 +36,7 @@ int ident_parse_version(const char *s, size_t len, int64_t *version);
  * into its parts.  Returns 0, or -1 when the name is not of that form or
  * either part is invalid.  'id' must hold IDENT_ID_MAX + 1 bytes.
  */
-int ident_split_name(const char *name, size_t len, char *id,
-                     int64_t *version);
+int ident_split_name(const char *name, size_t len, char *id, int64_t *version);
 
 /* Formats "<id>@<version>" into 'buf' (IDENT_NAME_MAX bytes). */
 void ident_format_name(char *buf, const char *id, int64_t version);

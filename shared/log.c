@@ -83,8 +83,7 @@ static size_t log_head(char *line, size_t size, enum log_level level,
     return (size_t)n < size ? (size_t)n : size - 1;
 }
 
-void log_event(enum log_level level, const char *msg, const char *fields,
-               ...)
+void log_event(enum log_level level, const char *msg, const char *fields, ...)
 {
     char line[LOG_LINE_MAX];
     size_t len;
@@ -102,9 +101,8 @@ void log_event(enum log_level level, const char *msg, const char *fields,
         n = vsnprintf(line + len, sizeof(line) - 1 - len, fields, ap);
         va_end(ap);
         if (n > 0)
-            len += (size_t)n < sizeof(line) - 1 - len
-                       ? (size_t)n
-                       : sizeof(line) - 2 - len;
+            len += (size_t)n < sizeof(line) - 1 - len ? (size_t)n
+                                                      : sizeof(line) - 2 - len;
     }
     line[len++] = '\n';
 

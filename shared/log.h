@@ -24,8 +24,8 @@ int log_set_level(const char *name);
  * Values that may hold spaces should be passed through log_quote().
  * Thread-safe: each event is a single write(2).
  */
-void log_event(enum log_level level, const char *msg, const char *fields,
-               ...) __attribute__((format(printf, 3, 4)));
+void log_event(enum log_level level, const char *msg, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Quotes 'value' for a key=value field: the result is wrapped in double
@@ -35,8 +35,8 @@ void log_event(enum log_level level, const char *msg, const char *fields,
 char *log_quote(char *buf, size_t size, const char *value);
 
 #define log_debug(...) log_event(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_event(LOG_INFO, __VA_ARGS__)
-#define log_warn(...) log_event(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_event(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_event(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_event(LOG_ERROR, __VA_ARGS__)
 
 #endif

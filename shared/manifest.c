@@ -62,8 +62,7 @@ static int manifest_fields(json_t *root, struct manifest *m, char *err,
     if (manifest_copy_str(root, "pipeline_id", m->pipeline_id,
                           sizeof(m->pipeline_id), 1) < 0 ||
         !ident_valid(m->pipeline_id))
-        return manifest_fail(err, errsize, "bad or missing %s",
-                             "pipeline_id");
+        return manifest_fail(err, errsize, "bad or missing %s", "pipeline_id");
 
     v = json_object_get(root, "version");
     if (!json_is_integer(v) || json_integer_value(v) < 1)
@@ -71,8 +70,8 @@ static int manifest_fields(json_t *root, struct manifest *m, char *err,
     m->version = json_integer_value(v);
 
     v = json_object_get(root, "state");
-    m->state = json_is_string(v) ? state_parse(json_string_value(v))
-                                 : STATE_INVALID;
+    m->state =
+        json_is_string(v) ? state_parse(json_string_value(v)) : STATE_INVALID;
     if (m->state != STATE_SUCCESS && m->state != STATE_COMPILE_ERROR)
         return manifest_fail(err, errsize, "bad or missing %s", "state");
 
@@ -119,8 +118,8 @@ static int manifest_log(json_t *root, struct manifest *m, char *err,
     return 0;
 }
 
-int manifest_parse(const char *json, size_t len, struct manifest *m,
-                   char *err, size_t errsize)
+int manifest_parse(const char *json, size_t len, struct manifest *m, char *err,
+                   size_t errsize)
 {
     json_error_t jerr;
     json_t *root;
@@ -166,8 +165,7 @@ char *manifest_encode(const struct manifest *m)
     if (m->started_at[0] != '\0')
         json_object_set_new(root, "started_at", json_string(m->started_at));
     if (m->finished_at[0] != '\0')
-        json_object_set_new(root, "finished_at",
-                            json_string(m->finished_at));
+        json_object_set_new(root, "finished_at", json_string(m->finished_at));
 
     out = json_dumps(root, JSON_COMPACT);
     json_decref(root);
@@ -247,8 +245,8 @@ void manifest_free(struct manifest *m)
     m->log = NULL;
 }
 
-int pipeline_parse(const char *json, size_t len, int64_t *version,
-                   char *err, size_t errsize)
+int pipeline_parse(const char *json, size_t len, int64_t *version, char *err,
+                   size_t errsize)
 {
     json_error_t jerr;
     json_t *root, *v;

@@ -14,7 +14,7 @@
 /* Anything larger is not a manifest we wrote: 64 KiB of log, escaped. */
 #define MANIFEST_FILE_MAX (512 * 1024)
 /* pipeline.json is small; a larger one is refused unread. */
-#define PIPELINE_FILE_MAX (1024 * 1024)
+#define PIPELINE_FILE_MAX     (1024 * 1024)
 #define MANIFEST_ARTIFACT_MAX 256
 
 struct manifest {
@@ -33,8 +33,8 @@ struct manifest {
  * caller releases with manifest_free().  On failure returns -1 and
  * writes a one-line reason into 'err'; 'm' then owns nothing.
  */
-int manifest_parse(const char *json, size_t len, struct manifest *m,
-                   char *err, size_t errsize);
+int manifest_parse(const char *json, size_t len, struct manifest *m, char *err,
+                   size_t errsize);
 
 /* Returns 'm' as JSON in a malloc'd string, or NULL with errno ENOMEM. */
 char *manifest_encode(const struct manifest *m);
@@ -60,7 +60,7 @@ int manifest_artifact_valid(const char *path);
  * Parses pipeline.json: a JSON object whose "version" is a positive
  * integer.  Returns 0 and sets *version, or -1 with a reason in 'err'.
  */
-int pipeline_parse(const char *json, size_t len, int64_t *version,
-                   char *err, size_t errsize);
+int pipeline_parse(const char *json, size_t len, int64_t *version, char *err,
+                   size_t errsize);
 
 #endif

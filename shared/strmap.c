@@ -58,8 +58,7 @@ void strmap_free(struct strmap *m)
 }
 
 /* The slot holding 'key', or NULL. */
-static struct strmap_slot *strmap_find(const struct strmap *m,
-                                       const char *key)
+static struct strmap_slot *strmap_find(const struct strmap *m, const char *key)
 {
     size_t mask = m->cap - 1;
 
@@ -155,8 +154,7 @@ size_t strmap_count(const struct strmap *m)
 }
 
 void strmap_each(const struct strmap *m,
-                 void (*fn)(const char *key, void *value, void *cls),
-                 void *cls)
+                 void (*fn)(const char *key, void *value, void *cls), void *cls)
 {
     for (size_t i = 0; i < m->cap; i++) {
         if (m->slots[i].key != NULL && m->slots[i].key != strmap_tomb)

@@ -55,9 +55,14 @@ static struct options opt = {
     .http_threads = 4,
 };
 
-#define S(name, dst, arg, help) {name, CONFIG_STRING, &opt.dst, arg, help, 0, 0}
-#define L(name, dst, arg, help, min, max)                                     \
-    {name, CONFIG_LONG, &opt.dst, arg, help, min, max}
+#define S(name, dst, arg, help)                                                \
+    {                                                                          \
+        name, CONFIG_STRING, &opt.dst, arg, help, 0, 0                         \
+    }
+#define L(name, dst, arg, help, min, max)                                      \
+    {                                                                          \
+        name, CONFIG_LONG, &opt.dst, arg, help, min, max                       \
+    }
 
 static const struct config_opt options[] = {
     S("watch", watch, "DIR", "the shared volume (the builder's --out)"),
@@ -70,13 +75,12 @@ static const struct config_opt options[] = {
     S("token-file", token_file, "FILE", "shared bearer token"),
     {"insecure-no-auth", CONFIG_BOOL, &opt.insecure_no_auth, NULL,
      "leader: accept writes without a token", 0, 0},
-    L("upload-retries", retries, "N", "retries after the first (10)", 0,
-      1000),
+    L("upload-retries", retries, "N", "retries after the first (10)", 0, 1000),
     L("upload-retry-delay-ms", retry_delay_ms, "MS",
       "first delay, doubled each retry (1000)", 1, 3600000),
     L("upload-concurrency", concurrency, "N", "uploads at once (2)", 1, 64),
-    L("upload-timeout", upload_timeout, "SECONDS",
-      "limit for one upload (600)", 1, 86400),
+    L("upload-timeout", upload_timeout, "SECONDS", "limit for one upload (600)",
+      1, 86400),
     L("keep-uploaded", keep_uploaded, "N",
       "acknowledged artifacts kept in the volume (0)", 0, 1000000),
     L("keep-versions", keep_versions, "N",
@@ -117,8 +121,10 @@ static void check_options(void)
     if (opt.watch == NULL)
         config_die(PROG, "--watch is required");
     if (log_set_level(opt.log_level) < 0)
-        config_die(PROG, "--log-level: '%s' is not debug, info, warn or "
-                         "error", opt.log_level);
+        config_die(PROG,
+                   "--log-level: '%s' is not debug, info, warn or "
+                   "error",
+                   opt.log_level);
     if ((opt.tls_cert == NULL) != (opt.tls_key == NULL))
         config_die(PROG, "--tls-cert and --tls-key go together");
     if (opt.tls_cert != NULL && access(opt.tls_cert, R_OK) < 0)
@@ -130,10 +136,8 @@ static void check_options(void)
     if (fleet.worker_id == 0 && opt.store == NULL)
         config_die(PROG, "--store is required on worker 0 (the leader)");
     if (fleet.worker_id != 0 && opt.leader == NULL)
-        config_die(PROG, "--leader is required on worker %ld",
-                   fleet.worker_id);
-    if (fleet.worker_id == 0 && opt.token_file == NULL &&
-        !opt.insecure_no_auth)
+        config_die(PROG, "--leader is required on worker %ld", fleet.worker_id);
+    if (fleet.worker_id == 0 && opt.token_file == NULL && !opt.insecure_no_auth)
         config_die(PROG, "the leader needs --token-file (or "
                          "--insecure-no-auth to accept anyone's uploads)");
     if (opt.token_file != NULL && token_init(opt.token_file) < 0)
@@ -184,8 +188,7 @@ static bool signalled(int sfd)
     bool got = false;
 
     while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-        log_info("signal received, shutting down", "signal=%u",
-                 si.ssi_signo);
+        log_info("signal received, shutting down", "signal=%u", si.ssi_signo);
         got = true;
     }
     return got;
@@ -320,8 +323,9 @@ int main(int argc, char **argv)
     int sfd, rc;
 
     log_init(PROG);
-    config_parse(PROG, "Watches the shared volume and ships each result to "
-                       "the leader; on worker 0, receives and installs.",
+    config_parse(PROG,
+                 "Watches the shared volume and ships each result to "
+                 "the leader; on worker 0, receives and installs.",
                  options, NOPTIONS, argc, argv);
     resolve_fleet();
     check_options();

@@ -16,8 +16,7 @@ static void check_name(const char *s, size_t len)
     if (ident_split_name(s, len, id, &version) < 0)
         return;
     /* A valid name names no path: no separator, no dot-dot. */
-    if (!ident_valid(id) || version < 1 || strchr(id, '/') ||
-        strstr(id, ".."))
+    if (!ident_valid(id) || version < 1 || strchr(id, '/') || strstr(id, ".."))
         abort();
     ident_format_name(name, id, version);
     if (strlen(name) != len || memcmp(name, s, len) != 0)

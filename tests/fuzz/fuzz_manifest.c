@@ -22,8 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (manifest_parse(json, strlen(json), &back, err, sizeof(err)) < 0 ||
         strcmp(back.pipeline_id, m.pipeline_id) != 0 ||
         back.version != m.version || strcmp(back.log, m.log) != 0 ||
-        !manifest_artifact_valid(m.state == STATE_SUCCESS ? m.artifact
-                                                          : "x"))
+        !manifest_artifact_valid(m.state == STATE_SUCCESS ? m.artifact : "x"))
         abort();
     free(json);
     manifest_free(&m);

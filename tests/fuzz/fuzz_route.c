@@ -9,8 +9,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const methods[] = {"GET", "HEAD", "PUT", "POST",
-                                          "DELETE", "get"};
+    static const char *const methods[] = {"GET",  "HEAD",   "PUT",
+                                          "POST", "DELETE", "get"};
     char *path;
     struct route r;
 

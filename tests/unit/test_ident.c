@@ -60,51 +60,47 @@ static void test_uuid_assignment(void **state)
 
     (void)state;
     /* First 16 hex digits 0000000000000005 = 5; 5 mod 3 = 2. */
-    assert_int_equal(
-        ident_worker("00000000-0000-0005-ffff-ffffffffffff", 3), 2);
-    assert_int_equal(ident_hash("00000000-0000-0005-ffff-ffffffffffff", &h),
-                     0);
+    assert_int_equal(ident_worker("00000000-0000-0005-ffff-ffffffffffff", 3),
+                     2);
+    assert_int_equal(ident_hash("00000000-0000-0005-ffff-ffffffffffff", &h), 0);
     assert_int_equal(h, 5);
 
     /* ffffffffffffffff is -1 as a signed int64; |-1| = 1. */
-    assert_int_equal(ident_hash("ffffffff-ffff-ffff-0000-000000000000", &h),
-                     0);
+    assert_int_equal(ident_hash("ffffffff-ffff-ffff-0000-000000000000", &h), 0);
     assert_int_equal(h, 1);
-    assert_int_equal(
-        ident_worker("ffffffff-ffff-ffff-0000-000000000000", 3), 1);
+    assert_int_equal(ident_worker("ffffffff-ffff-ffff-0000-000000000000", 3),
+                     1);
 
     /* fffffffffffffffe is -2; |-2| = 2, and 2 mod 3 = 2. */
-    assert_int_equal(
-        ident_worker("ffffffff-ffff-fffe-0000-000000000000", 3), 2);
+    assert_int_equal(ident_worker("ffffffff-ffff-fffe-0000-000000000000", 3),
+                     2);
 
     /*
      * 8000000000000000 is INT64_MIN, whose absolute value 2^63 does not
      * fit an int64.  2^63 mod 7 = (2^3)^21 mod 7 = 1; mod 3 = 2, since
      * 2^odd mod 3 = 2.
      */
-    assert_int_equal(ident_hash("80000000-0000-0000-0000-000000000000", &h),
-                     0);
+    assert_int_equal(ident_hash("80000000-0000-0000-0000-000000000000", &h), 0);
     assert_true(h == UINT64_C(9223372036854775808));
-    assert_int_equal(
-        ident_worker("80000000-0000-0000-0000-000000000000", 7), 1);
-    assert_int_equal(
-        ident_worker("80000000-0000-0000-0000-000000000000", 3), 2);
+    assert_int_equal(ident_worker("80000000-0000-0000-0000-000000000000", 7),
+                     1);
+    assert_int_equal(ident_worker("80000000-0000-0000-0000-000000000000", 3),
+                     2);
 
     /* 8000000000000001 is INT64_MIN + 1: |x| = 2^63 - 1, mod 10 = 7. */
-    assert_int_equal(
-        ident_worker("80000000-0000-0001-0000-000000000000", 10), 7);
+    assert_int_equal(ident_worker("80000000-0000-0001-0000-000000000000", 10),
+                     7);
 
     /* 0192c3a45b6d7e8f = 113350697420651151; mod 4 = 3 (0x...8f is odd,
      * 0x8f = 143 = 4 * 35 + 3). */
-    assert_int_equal(ident_hash("0192c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b", &h),
-                     0);
+    assert_int_equal(ident_hash("0192c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b", &h), 0);
     assert_true(h == UINT64_C(0x0192c3a45b6d7e8f));
-    assert_int_equal(
-        ident_worker("0192c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b", 4), 3);
+    assert_int_equal(ident_worker("0192c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b", 4),
+                     3);
 
     /* Upper and lower case digits are the same number. */
-    assert_int_equal(
-        ident_worker("0192C3A4-5B6D-7E8F-9A0B-1C2D3E4F5A6B", 4), 3);
+    assert_int_equal(ident_worker("0192C3A4-5B6D-7E8F-9A0B-1C2D3E4F5A6B", 4),
+                     3);
 }
 
 static void test_bad_assignment(void **state)
@@ -127,8 +123,7 @@ static void test_versions(void **state)
     assert_int_equal(ident_parse_version("-1", 2, &v), -1);
     assert_int_equal(ident_parse_version("1x", 2, &v), -1);
     assert_int_equal(ident_parse_version("", 0, &v), -1);
-    assert_int_equal(ident_parse_version("9223372036854775808", 19, &v),
-                     -1);
+    assert_int_equal(ident_parse_version("9223372036854775808", 19, &v), -1);
 }
 
 static void test_names(void **state)

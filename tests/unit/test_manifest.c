@@ -42,16 +42,15 @@ static void test_success_manifest(void **state)
 
 static void test_round_trip(void **state)
 {
-    struct manifest m = {.version = 9, .state = STATE_COMPILE_ERROR,
-                         .worker_id = 1};
+    struct manifest m = {
+        .version = 9, .state = STATE_COMPILE_ERROR, .worker_id = 1};
     struct manifest back;
     char err[256];
     char *json;
 
     (void)state;
     strcpy(m.pipeline_id, "0192c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b");
-    assert_int_equal(manifest_set_log(&m, "main.c:1: error: \"x\"\n", 21),
-                     0);
+    assert_int_equal(manifest_set_log(&m, "main.c:1: error: \"x\"\n", 21), 0);
     json = manifest_encode(&m);
     assert_non_null(json);
     assert_int_equal(parse(json, &back, err), 0);
@@ -126,18 +125,14 @@ static void test_pipeline_json(void **state)
                                     err, sizeof(err)),
                      0);
     assert_int_equal(v, 4);
-    assert_int_equal(pipeline_parse("{\"name\":\"x\"}", 12, &v, err,
-                                    sizeof(err)),
-                     -1);
+    assert_int_equal(
+        pipeline_parse("{\"name\":\"x\"}", 12, &v, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "version"));
-    assert_int_equal(pipeline_parse("{\"version\":1.5}", 15, &v, err,
-                                    sizeof(err)),
-                     -1);
-    assert_int_equal(pipeline_parse("{\"version\":-2}", 14, &v, err,
-                                    sizeof(err)),
-                     -1);
-    assert_int_equal(pipeline_parse("{\"version\":", 11, &v, err,
-                                    sizeof(err)),
+    assert_int_equal(
+        pipeline_parse("{\"version\":1.5}", 15, &v, err, sizeof(err)), -1);
+    assert_int_equal(
+        pipeline_parse("{\"version\":-2}", 14, &v, err, sizeof(err)), -1);
+    assert_int_equal(pipeline_parse("{\"version\":", 11, &v, err, sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "invalid JSON"));
 }
