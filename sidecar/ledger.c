@@ -16,7 +16,11 @@
 #include "strmap.h"
 #include "watch.h"
 
-static int ledger_outfd = -1, ledger_readyfd = -1, ledger_donefd = -1;
+/*
+ * Folders are named through the volume on every use, never held open:
+ * a ready/ or done/ removed and made again is then simply the new one.
+ */
+static int ledger_outfd = -1;
 static long ledger_keep;
 static struct strmap *ledger_newest; /* id -> newest version, boxed */
 
@@ -35,11 +39,11 @@ static bool ledger_dirty;
 
 static void ledger_forget_done(const char *id, int64_t version)
 {
-    char file[IDENT_NAME_MAX + 8];
+    char name[IDENT_NAME_MAX], path[IDENT_NAME_MAX + 16];
 
-    ident_format_name(file, id, version);
-    strcat(file, ".json");
-    unlinkat(ledger_donefd, file, 0);
+    ident_format_name(name, id, version);
+    snprintf(path, sizeof(path), "done/%s.json", name);
+    unlinkat(ledger_outfd, path, 0);
 }
 
 /* Notes 'version' as acknowledged; drops the older entry it replaces. */
@@ -172,7 +176,7 @@ static size_t ledger_scan(DIR *dir, struct ledger_seen **out)
         char name[IDENT_NAME_MAX];
 
         if (watch_parse_name(de->d_name, name, id, &version) < 0 ||
-            fstatat(ledger_donefd, de->d_name, &st, 0) < 0)
+            fstatat(dirfd(dir), de->d_name, &st, 0) < 0)
             continue;
         ledger_note(id, version);
         if (n == cap) {
@@ -203,13 +207,10 @@ int ledger_open(int outfd, long keep_uploaded)
     ledger_keep = keep_uploaded;
     ledger_newest = strmap_new();
     ledger_kept_set = strmap_new();
-    ledger_readyfd = openat(outfd, "ready", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    ledger_donefd = openat(outfd, "done", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (ledger_newest == NULL || ledger_kept_set == NULL ||
-        ledger_readyfd < 0 || ledger_donefd < 0)
+    if (ledger_newest == NULL || ledger_kept_set == NULL)
         return -1;
 
-    fd = dup(ledger_donefd);
+    fd = openat(outfd, "done", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     dir = fd >= 0 ? fdopendir(fd) : NULL;
     if (dir == NULL) {
         if (fd >= 0)
@@ -224,11 +225,11 @@ int ledger_open(int outfd, long keep_uploaded)
     return 0;
 }
 
-static bool ledger_holds(int dirfd, const char *file, ino_t ino)
+static bool ledger_holds(const char *path, ino_t ino)
 {
     struct stat st;
 
-    return fstatat(dirfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+    return fstatat(ledger_outfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
            st.st_ino == ino;
 }
 
@@ -239,19 +240,24 @@ static bool ledger_holds(int dirfd, const char *file, ino_t ino)
  */
 static int ledger_move(const char *file, ino_t ino)
 {
-    if (!ledger_holds(ledger_readyfd, file, ino))
+    char ready[IDENT_NAME_MAX + 16], done[IDENT_NAME_MAX + 16];
+    int fd = ledger_outfd;
+
+    snprintf(ready, sizeof(ready), "ready/%s", file);
+    snprintf(done, sizeof(done), "done/%s", file);
+    if (!ledger_holds(ready, ino))
         return 1;
-    if (renameat(ledger_readyfd, file, ledger_donefd, file) < 0)
+    /* A done/ removed meanwhile is made again, rather than every result
+     * shipped again for want of it. */
+    if (renameat(fd, ready, fd, done) < 0 &&
+        (errno != ENOENT || mkdirat(fd, "done", 0755) < 0 ||
+         renameat(fd, ready, fd, done) < 0))
         return -1;
     ledger_dirty = true;
-    if (ledger_holds(ledger_donefd, file, ino))
+    if (ledger_holds(done, ino))
         return 0;
-    if (renameat2(ledger_donefd, file, ledger_readyfd, file, RENAME_NOREPLACE) <
-            0 &&
-        errno != EEXIST)
-        log_warn("cannot move manifest back to ready/",
-                 "file=%s "
-                 "error=\"%s\"",
+    if (renameat2(fd, done, fd, ready, RENAME_NOREPLACE) < 0 && errno != EEXIST)
+        log_warn("cannot move manifest back to ready/", "file=%s error=\"%s\"",
                  file, strerror(errno));
     return 1;
 }
@@ -272,13 +278,26 @@ int ledger_record(const char *name, const char *id, int64_t version,
     return 0;
 }
 
+static int ledger_fsync(const char *dir)
+{
+    int fd = openat(ledger_outfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc, saved;
+
+    if (fd < 0)
+        return -1;
+    rc = fsio_fsync_dirfd(fd);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 int ledger_flush(void)
 {
     int rc = 0;
 
     if (ledger_dirty) {
-        if (fsio_fsync_dirfd(ledger_donefd) < 0 ||
-            fsio_fsync_dirfd(ledger_readyfd) < 0)
+        if (ledger_fsync("done") < 0 || ledger_fsync("ready") < 0)
             rc = -1;
         ledger_dirty = false;
     }
@@ -310,9 +329,5 @@ void ledger_close(void)
     free(ledger_kept);
     ledger_kept = NULL;
     ledger_nkept = ledger_head = ledger_cap = 0;
-    if (ledger_readyfd >= 0)
-        close(ledger_readyfd);
-    if (ledger_donefd >= 0)
-        close(ledger_donefd);
-    ledger_readyfd = ledger_donefd = -1;
+    ledger_outfd = -1;
 }

@@ -9,8 +9,16 @@
 #include "log.h"
 #include "watch.h"
 
+/*
+ * Only a rename into the folder publishes a manifest; a file written in
+ * place could be seen half-written, so IN_CLOSE_WRITE is not watched.
+ * IN_CREATE is not either: renames are the contract.
+ */
+#define WATCH_MASK (IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW)
+
 static int watch_ifd = -1;
 static int watch_wd[2] = {-1, -1};
+static char watch_path[2][4096];
 
 int watch_parse_name(const char *file, char *name, char *id, int64_t *version)
 {
@@ -28,18 +36,14 @@ int watch_parse_name(const char *file, char *name, char *id, int64_t *version)
 
 int watch_open(const char *ready, const char *building)
 {
-    /*
-     * Only a rename into the folder publishes a manifest; a file written
-     * in place could be seen half-written, so IN_CLOSE_WRITE is not
-     * watched.  IN_CREATE is not either: renames are the contract.
-     */
-    const uint32_t mask = IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW;
-
+    snprintf(watch_path[WATCH_READY], sizeof(watch_path[0]), "%s", ready);
+    snprintf(watch_path[WATCH_BUILDING], sizeof(watch_path[0]), "%s", building);
     watch_ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (watch_ifd < 0)
         return -1;
-    watch_wd[WATCH_READY] = inotify_add_watch(watch_ifd, ready, mask);
-    watch_wd[WATCH_BUILDING] = inotify_add_watch(watch_ifd, building, mask);
+    watch_wd[WATCH_READY] = inotify_add_watch(watch_ifd, ready, WATCH_MASK);
+    watch_wd[WATCH_BUILDING] =
+        inotify_add_watch(watch_ifd, building, WATCH_MASK);
     if (watch_wd[WATCH_READY] < 0 || watch_wd[WATCH_BUILDING] < 0) {
         int saved = errno;
 
@@ -63,11 +67,47 @@ static void watch_event(const struct inotify_event *ev, watch_fn fn, void *cls)
         fn(WATCH_BUILDING, name, cls);
 }
 
+/*
+ * The kernel dropped a watch: its folder was removed.  Returns 1 so
+ * that the caller rescans; watch_rearm() watches it again once it is
+ * made anew.
+ */
+static int watch_lost(int wd)
+{
+    for (int i = 0; i < 2; i++) {
+        if (watch_wd[i] != wd)
+            continue;
+        watch_wd[i] = -1;
+        log_warn("watched folder removed, waiting for it", "dir=%s",
+                 watch_path[i]);
+        return 1;
+    }
+    return 0;
+}
+
+/* Returns 1 when a lost watch was set again: what arrived meanwhile was
+ * seen by nobody, so the caller rescans. */
+static int watch_rearm(void)
+{
+    int again = 0;
+
+    for (int i = 0; i < 2; i++) {
+        if (watch_wd[i] >= 0)
+            continue;
+        watch_wd[i] = inotify_add_watch(watch_ifd, watch_path[i], WATCH_MASK);
+        if (watch_wd[i] < 0)
+            continue;
+        log_info("watching again", "dir=%s", watch_path[i]);
+        again = 1;
+    }
+    return again;
+}
+
 int watch_read(watch_fn fn, void *cls)
 {
     char buf[64 * 1024]
         __attribute__((aligned(__alignof__(struct inotify_event))));
-    int overflow = 0;
+    int overflow = watch_ifd >= 0 ? watch_rearm() : 0;
 
     for (;;) {
         ssize_t n = read(watch_ifd, buf, sizeof(buf));
@@ -81,6 +121,8 @@ int watch_read(watch_fn fn, void *cls)
 
             if (ev->mask & IN_Q_OVERFLOW)
                 overflow = 1;
+            else if (ev->mask & IN_IGNORED)
+                overflow |= watch_lost(ev->wd);
             else
                 watch_event(ev, fn, cls);
             p += sizeof(*ev) + ev->len;

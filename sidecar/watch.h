@@ -24,8 +24,9 @@ int watch_open(const char *ready, const char *building);
 /*
  * Reads pending events, calling 'fn' for each manifest renamed into a
  * watched folder.  Names starting with '.' and names that are not
- * "<id>@<version>.json" are skipped.  Returns 1 when the kernel's queue
- * overflowed (events were lost: rescan), else 0.
+ * "<id>@<version>.json" are skipped.  Returns 1 when events may have
+ * been lost (the kernel's queue overflowed, or a watched folder was
+ * removed or made again): the caller rescans.  Else 0.
  */
 int watch_read(watch_fn fn, void *cls);
 

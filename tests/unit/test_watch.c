@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fsio.h"
+#include "log.h"
 #include "watch.h"
 
 static char root[64], ready[96], building[96];
@@ -108,6 +109,21 @@ static void test_only_renames_count(void **state)
     assert_string_equal(seen, "r:4@1 r:3@1 b:5@2 ");
 }
 
+static void test_folder_made_again(void **state)
+{
+    (void)state;
+    assert_true(watch_open(ready, building) >= 0);
+    assert_int_equal(rmdir(ready), 0);
+    assert_int_equal(watch_read(record, NULL), 1);
+    assert_int_equal(mkdir(ready, 0755), 0);
+    /* Watched again; what came meanwhile calls for a rescan. */
+    assert_int_equal(watch_read(record, NULL), 1);
+    put("7@1.json");
+    move("7@1.json", "ready/7@1.json");
+    assert_int_equal(watch_read(record, NULL), 0);
+    assert_string_equal(seen, "r:7@1 ");
+}
+
 static void test_scan(void **state)
 {
     long n;
@@ -128,8 +144,12 @@ int main(void)
         cmocka_unit_test(test_parse_name),
         cmocka_unit_test_setup_teardown(test_only_renames_count, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_folder_made_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
     };
 
+    log_init("test_watch");
+    log_set_level("error");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
