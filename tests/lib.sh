@@ -60,14 +60,17 @@ t_require_root() {
 }
 
 # t_port [COUNT]: a TCP port, a multiple of 10, such that it and the
-# COUNT - 1 ports after it are free.
+# COUNT - 1 ports after it are free in every state.  Ports are taken below
+# the kernel's ephemeral range, so no outgoing connection can hold one.
 t_port() {
-    local p i count=${1:-1} busy
+    local p i count=${1:-1} busy low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    [ "${low:-0}" -gt 12000 ] || low=32768
     while :; do
-        p=$((20000 + RANDOM % 3000 * 10))
+        p=$((10000 + RANDOM % ((low - 10000 - count) / 10) * 10))
         busy=0
         for ((i = 0; i < count; i++)); do
-            ss -Htln "sport = :$((p + i))" | grep -q . && busy=1
+            ss -Htan "( sport = :$((p + i)) )" | grep -q . && busy=1
         done
         [ "$busy" -eq 0 ] && { echo "$p"; return; }
     done
