@@ -602,17 +602,16 @@ static void ship_report_failure(const struct job *j, const char *msg)
 
 static void ship_give_up(struct job *j)
 {
-    char msg[1200];
+    char msg[1200], q[1300];
 
     snprintf(msg, sizeof(msg), "Failed to upload binary %s: %s", j->name,
              ship_reason(j));
     ship_set_reason(j, "%s", msg);
     ship_set_phase(j, PHASE_FAILED);
     atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_FAILED], 1);
-    log_error("upload failed",
-              "pipeline=%s version=%lld attempts=%d "
-              "reason=\"%s\"",
-              j->id, (long long)j->version, j->attempts, msg);
+    log_error("upload failed", "pipeline=%s version=%lld attempts=%d reason=%s",
+              j->id, (long long)j->version, j->attempts,
+              log_quote(q, sizeof(q), msg));
     if (j->kind == JOB_RESULT)
         ship_report_failure(j, msg);
 }
@@ -668,6 +667,35 @@ static void ship_succeeded(struct job *j, int code)
     ship_remove(j);
 }
 
+static void ship_retry(struct job *j, const char *what, long retry_after_s)
+{
+    char q[1100];
+
+    atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_RETRY], 1);
+    log_warn(what, "pipeline=%s version=%lld attempt=%d reason=%s", j->id,
+             (long long)j->version, j->attempts,
+             log_quote(q, sizeof(q), ship_reason(j)));
+    ship_wait(j, retry_after_s);
+}
+
+/* Nothing more will be tried until the result is published again. */
+static void ship_final(struct job *j)
+{
+    char q[1100];
+
+    if (j->kind == JOB_COMPILING) {
+        ship_remove(j);
+        return;
+    }
+    if (!ship_is_report(j)) {
+        ship_give_up(j);
+        return;
+    }
+    log_error("report refused", "pipeline=%s version=%lld reason=%s", j->id,
+              (long long)j->version, log_quote(q, sizeof(q), ship_reason(j)));
+    ship_set_phase(j, PHASE_FAILED);
+}
+
 /* Decides what follows an attempt that ended with HTTP 'code' (0: no
  * answer).  The job's transfer is already released. */
 static void ship_outcome(struct job *j, int code, long retry_after_s)
@@ -680,24 +708,10 @@ static void ship_outcome(struct job *j, int code, long retry_after_s)
     j->attempts++;
     if (ship_retryable(code) &&
         (ship_is_report(j) || j->attempts <= ship.retries)) {
-        atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_RETRY], 1);
-        log_warn("attempt failed, will retry",
-                 "pipeline=%s version=%lld attempt=%d reason=\"%s\"", j->id,
-                 (long long)j->version, j->attempts, ship_reason(j));
-        ship_wait(j, retry_after_s);
+        ship_retry(j, "attempt failed, will retry", retry_after_s);
         return;
     }
-    if (j->kind == JOB_COMPILING) {
-        ship_remove(j);
-        return;
-    }
-    if (ship_is_report(j)) {
-        log_error("report refused", "pipeline=%s version=%lld reason=\"%s\"",
-                  j->id, (long long)j->version, ship_reason(j));
-        ship_set_phase(j, PHASE_FAILED);
-        return;
-    }
-    ship_give_up(j);
+    ship_final(j);
 }
 
 /*
@@ -1032,10 +1046,7 @@ static void ship_unpreparable(struct job *j)
     }
     j->attempts++;
     if (j->attempts <= ship.retries) {
-        log_warn("cannot prepare upload, will retry",
-                 "pipeline=%s version=%lld attempt=%d reason=\"%s\"", j->id,
-                 (long long)j->version, j->attempts, ship_reason(j));
-        ship_wait(j, 0);
+        ship_retry(j, "cannot prepare upload, will retry", 0);
         return;
     }
     ship_give_up(j);
