@@ -36,6 +36,12 @@
  * this recently before its snapshot is hashed again after sending.
  */
 #define SHIP_RACY_MS 50
+/*
+ * A binary is hashed a slice per turn of the loop, so that hashing a
+ * large one never stalls the transfers under way for long.
+ */
+#define SHIP_HASH_SLICE (8 * 1024 * 1024)
+#define SHIP_HASH_CHUNK (256 * 1024)
 
 enum job_kind {
     JOB_RESULT,    /* a manifest in ready/: a binary or a compile error */
@@ -59,9 +65,11 @@ struct xfer {
     struct curl_slist *headers;
     int fd;
     struct stat before;
-    bool racy;    /* changed too recently for its times to tell */
-    bool changed; /* seen changed before the body's last byte */
-    char *body;   /* a status report's JSON */
+    bool racy;               /* changed too recently for its times to tell */
+    bool changed;            /* seen changed before the body's last byte */
+    struct hash_state *hash; /* while being hashed */
+    int64_t hashed;
+    char *body; /* a status report's JSON */
     char response[SHIP_RESPONSE_MAX];
     size_t response_len;
     char curl_err[CURL_ERROR_SIZE];
@@ -100,6 +108,8 @@ static int ship_outfd = -1, ship_ifd = -1;
 static char ship_ready[4096], ship_building[4096];
 static struct strmap *ship_jobs; /* key -> job */
 static struct job_list ship_queue, ship_low;
+static struct job_list ship_hashing; /* active, not yet hashed */
+static char *ship_hash_buf;
 static long ship_active;
 static bool ship_draining;
 static int64_t ship_next_reconcile;
@@ -180,6 +190,19 @@ static const char *ship_reason(const struct job *j)
 }
 
 /* Results waiting to ship: queued or backing off. */
+/* A job hashing or transferring holds one of --upload-concurrency slots. */
+static void ship_slot_take(void)
+{
+    ship_active++;
+    atomic_fetch_add(&ship_nactive, 1);
+}
+
+static void ship_slot_free(void)
+{
+    ship_active--;
+    atomic_fetch_sub(&ship_nactive, 1);
+}
+
 static void ship_gauge(void)
 {
     atomic_store(&ship_nwaiting, (long)ship_nheap);
@@ -400,7 +423,6 @@ static int ship_open_checked(struct job *j, const char *artifact)
 static int ship_snapshot(struct job *j, const struct manifest *m)
 {
     struct timespec now;
-    off_t size;
 
     free(j->artifact);
     j->artifact = strdup(m->artifact);
@@ -413,12 +435,42 @@ static int ship_snapshot(struct job *j, const struct manifest *m)
         return -1;
     j->x->racy = ship_is_racy(&j->x->before, &now);
     j->artifact_ino = j->x->before.st_ino;
-    if (hash_fd(j->x->fd, j->xxh, &size) < 0) {
-        ship_set_reason(j, "cannot read '%s': %s", m->artifact,
-                        strerror(errno));
+    j->x->hash = hash_new();
+    if (j->x->hash == NULL) {
+        ship_set_reason(j, "out of memory");
         return -1;
     }
-    j->size = size;
+    return 0;
+}
+
+/*
+ * Hashes the next slice of the artifact.  Returns 1 once all of it is
+ * hashed (j->xxh and j->size set), 0 while more remains, or -1 with
+ * the reason set.
+ */
+static int ship_hash_slice(struct job *j)
+{
+    struct xfer *x = j->x;
+    int64_t end = x->hashed + SHIP_HASH_SLICE;
+
+    while (x->hashed < end) {
+        ssize_t n = pread(x->fd, ship_hash_buf, SHIP_HASH_CHUNK, x->hashed);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            ship_set_reason(j, "cannot read '%s': %s", j->artifact,
+                            strerror(errno));
+            return -1;
+        }
+        if (n == 0) {
+            hash_hex(x->hash, j->xxh);
+            j->size = x->hashed;
+            return 1;
+        }
+        hash_update(x->hash, ship_hash_buf, (size_t)n);
+        x->hashed += n;
+    }
     return 0;
 }
 
@@ -466,6 +518,7 @@ static void ship_release(struct job *j)
         curl_easy_cleanup(x->easy);
     }
     curl_slist_free_all(x->headers);
+    hash_free(x->hash);
     if (x->fd >= 0)
         close(x->fd);
     free(x->body);
@@ -897,8 +950,7 @@ static void ship_transfer_done(struct job *j, CURLcode rc)
     curl_off_t retry_after = 0;
     long code = 0;
 
-    ship_active--;
-    atomic_fetch_sub(&ship_nactive, 1);
+    ship_slot_free();
     metrics_observe_upload(timeutil_mono_ms() - j->started_ms);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -1026,8 +1078,6 @@ static int ship_begin_transfer(struct job *j)
         ship_set_reason(j, "cannot start transfer");
         return -1;
     }
-    ship_active++;
-    atomic_fetch_add(&ship_nactive, 1);
     if (j->kind == JOB_FAILURE || (j->kind == JOB_RESULT && !j->binary))
         atomic_fetch_add(&metrics.reports, 1);
     return 0;
@@ -1050,6 +1100,39 @@ static void ship_unpreparable(struct job *j)
         return;
     }
     ship_give_up(j);
+}
+
+/* Sends a prepared job: to the leader, or into the leader's own store. */
+static void ship_send(struct job *j, const struct manifest *m)
+{
+    if (ship.store != NULL) {
+        ship_slot_free();
+        ship_settle(j, ship_local(j, m), 0);
+        return;
+    }
+    if (ship_begin_transfer(j) < 0) {
+        ship_slot_free();
+        ship_release(j);
+        ship_outcome(j, 0, 0);
+    }
+}
+
+/* Hashes a slice of 'j'; sends it once hashed, else it waits its turn. */
+static void ship_hash_turn(struct job *j)
+{
+    int rc = ship_hash_slice(j);
+
+    if (rc == 0) {
+        list_push(&ship_hashing, j);
+        return;
+    }
+    if (rc < 0) {
+        ship_slot_free();
+        ship_release(j);
+        ship_unpreparable(j);
+        return;
+    }
+    ship_send(j, NULL);
 }
 
 static void ship_start(struct job *j)
@@ -1075,14 +1158,12 @@ static void ship_start(struct job *j)
         goto out_free;
     }
 
-    if (ship.store != NULL) {
-        ship_settle(j, ship_local(j, loaded ? &m : NULL), 0);
-        goto out_free;
-    }
-    if (ship_begin_transfer(j) < 0) {
-        ship_release(j);
-        ship_outcome(j, 0, 0);
-    }
+    ship_slot_take();
+    /* The first slice at once: most binaries need no second. */
+    if (j->kind == JOB_RESULT && j->binary)
+        ship_hash_turn(j);
+    else
+        ship_send(j, loaded ? &m : NULL);
 
 out_free:
     if (loaded)
@@ -1150,6 +1231,10 @@ int64_t shipper_run(void)
         ship_next_reconcile = now + ship.reconcile_interval * 1000;
     }
     more = ship_start_due();
+    if (ship_hashing.head != NULL) {
+        ship_hash_turn(list_pop(&ship_hashing));
+        more = true;
+    }
     /* A transfer just added has bytes to send before the next poll. */
     if (ship_active > 0)
         ship_reap();
@@ -1216,7 +1301,8 @@ int shipper_init(const struct shipper_config *cfg)
         return -1;
     ship_jobs = strmap_new();
     ship_multi = curl_multi_init();
-    if (ship_jobs == NULL || ship_multi == NULL)
+    ship_hash_buf = malloc(SHIP_HASH_CHUNK);
+    if (ship_jobs == NULL || ship_multi == NULL || ship_hash_buf == NULL)
         return -1;
     if (ledger_open(ship_outfd, cfg->keep_uploaded) < 0)
         return -1;
@@ -1255,6 +1341,7 @@ static void ship_abandon_one(const char *key, void *value, void *cls)
 void shipper_abandon(void)
 {
     strmap_each(ship_jobs, ship_abandon_one, NULL);
+    ship_hashing.head = ship_hashing.tail = NULL;
     ship_active = 0;
 }
 
@@ -1344,6 +1431,9 @@ void shipper_close(void)
     pthread_mutex_unlock(&ship_lock);
     free(ship_heap);
     ship_heap = NULL;
+    free(ship_hash_buf);
+    ship_hash_buf = NULL;
+    ship_hashing.head = ship_hashing.tail = NULL;
     ship_nheap = ship_heap_cap = 0;
     if (ship_multi != NULL)
         curl_multi_cleanup(ship_multi);
