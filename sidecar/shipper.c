@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "fsio.h"
 #include "hash.h"
 #include "ledger.h"
@@ -712,6 +713,8 @@ static void ship_succeeded(struct job *j, int code)
         return;
     }
     atomic_fetch_add(&metrics.uploads[METRICS_UPLOAD_OK], 1);
+    /* The leader has it; the ledger does not know yet. */
+    crashpoint("ship-after-ack");
     if (ship_acknowledged(j, code) > 0) {
         j->attempts = 0;
         ship_enqueue(j);
@@ -1132,6 +1135,7 @@ static void ship_hash_turn(struct job *j)
         ship_unpreparable(j);
         return;
     }
+    crashpoint("ship-after-hash");
     ship_send(j, NULL);
 }
 
