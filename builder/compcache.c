@@ -11,6 +11,13 @@
 #include "fsio.h"
 #include "job.h"
 #include "log.h"
+#include "redact.h"
+
+extern char **environ;
+
+#define COMPCACHE_SECRETS_MAX 32
+/* The sccache helper's output, in the cache directory for a moment. */
+#define COMPCACHE_HELPER_OUT ".sccache-start.out"
 
 static const char *const compcache_tools[] = {
     [COMPCACHE_NONE] = "none",
@@ -18,11 +25,21 @@ static const char *const compcache_tools[] = {
     [COMPCACHE_CCACHE] = "ccache",
 };
 
+/* ccache writes what it did, remote storage failures included, here. */
+static const char *const compcache_ccache_files[] = {
+    "CCACHE_LOGFILE=ccache.log",
+    "CCACHE_STATSLOG=ccache.stats",
+    NULL,
+};
+
 /* CC, CXX and RUSTC_WRAPPER before the wrapping, and a NULL. */
 static char compcache_plain[3][PATH_MAX + 16];
 static const char *compcache_plain_ptrs[4];
 /* The last failure of the cache itself; "" while it works. */
-static char compcache_reason[512];
+static char compcache_reason[COMPCACHE_REASON_MAX];
+/* Values that must never leave the builder; NULL-terminated. */
+static char *compcache_secrets[COMPCACHE_SECRETS_MAX + 1];
+static int compcache_nsecrets;
 
 static void compcache_keep_plain(int slot, const char *var,
                                  const char *fallback)
@@ -39,6 +56,11 @@ const char *const *compcache_plain_env(void)
     return compcache_plain_ptrs;
 }
 
+const char *const *compcache_build_files(enum compcache_kind kind)
+{
+    return kind == COMPCACHE_CCACHE ? compcache_ccache_files : NULL;
+}
+
 int compcache_parse(const char *name, enum compcache_kind *kind)
 {
     for (size_t i = 0; i < sizeof(compcache_tools) / sizeof(*compcache_tools);
@@ -50,6 +72,156 @@ int compcache_parse(const char *name, enum compcache_kind *kind)
     }
     return -1;
 }
+
+const char *compcache_default(void)
+{
+    const char *bucket = getenv("SCCACHE_BUCKET");
+
+    return bucket != NULL && bucket[0] != '\0' ? "sccache" : "none";
+}
+
+/* ---- secrets ------------------------------------------------------------ */
+
+static void compcache_add_secret(const char *s, size_t n)
+{
+    char *copy;
+
+    if (n < REDACT_MIN_SECRET || compcache_nsecrets == COMPCACHE_SECRETS_MAX)
+        return;
+    copy = strndup(s, n);
+    if (copy != NULL)
+        compcache_secrets[compcache_nsecrets++] = copy;
+}
+
+/*
+ * The passwords and query strings of the URLs in 'value' (ccache takes
+ * several, separated by spaces): a message that quotes one cut short,
+ * without its "://", is still masked.
+ */
+static void compcache_url_secrets(const char *value)
+{
+    const char *p = value;
+
+    while ((p = strstr(p, "://")) != NULL) {
+        size_t n, q;
+        const char *at, *colon;
+
+        p += 3;
+        n = strcspn(p, "/?#| \t");
+        at = memrchr(p, '@', n);
+        if (at != NULL) {
+            colon = memchr(p, ':', (size_t)(at - p));
+            p = colon ? colon + 1 : p;
+            compcache_add_secret(p, (size_t)(at - p));
+            p = at;
+        }
+        p += strcspn(p, "?| \t");
+        if (*p == '?') {
+            q = strcspn(p + 1, "| \t");
+            compcache_add_secret(p + 1, q);
+            p += 1 + q;
+        }
+    }
+}
+
+/* Whether a variable's name says its value is a credential. */
+static int compcache_secret_name(const char *var, size_t len)
+{
+    static const char *const words[] = {"SECRET", "TOKEN", "PASSWORD", "PASSWD",
+                                        "CONNECTION_STRING"};
+    char name[128];
+
+    if (len >= sizeof(name) ||
+        (len > 5 && memcmp(var + len - 5, "_FILE", 5) == 0))
+        return 0;
+    memcpy(name, var, len);
+    name[len] = '\0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++) {
+        if (strstr(name, words[i]) != NULL)
+            return 1;
+    }
+    return 0;
+}
+
+/* What the cache's variables hold that must never be shown. */
+static void compcache_find_secrets(void)
+{
+    static const char *const prefixes[] = {"SCCACHE_", "CCACHE_", "AWS_"};
+
+    for (char **v = environ; *v != NULL; v++) {
+        size_t len = strcspn(*v, "=");
+        const char *value = *v + len + ((*v)[len] == '=');
+        int ours = 0;
+
+        for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
+            ours |= strncmp(*v, prefixes[i], strlen(prefixes[i])) == 0;
+        if (!ours)
+            continue;
+        if (compcache_secret_name(*v, len))
+            compcache_add_secret(value, strlen(value));
+        compcache_url_secrets(value);
+    }
+}
+
+/* Copies 'line' to 'out', its URLs masked when it is the cache's. */
+static void compcache_redact_line(FILE *out, const char *line, size_t n)
+{
+    size_t rlen;
+    char *r;
+
+    if (memmem(line, n, "ccache:", 7) == NULL) {
+        fwrite(line, 1, n, out);
+        return;
+    }
+    r = redact_urls(line, n, &rlen);
+    if (r != NULL)
+        fwrite(r, 1, rlen, out);
+    free(r);
+}
+
+char *compcache_redact(const char *text, size_t len, size_t *outlen)
+{
+    char *masked, *buf = NULL;
+    size_t mlen, blen = 0;
+    FILE *out;
+
+    masked = redact_secrets(text, len, (const char *const *)compcache_secrets,
+                            &mlen);
+    if (masked == NULL)
+        return NULL;
+    out = open_memstream(&buf, &blen);
+    if (out == NULL) {
+        free(masked);
+        return NULL;
+    }
+    for (size_t i = 0; i < mlen;) {
+        const char *nl = memchr(masked + i, '\n', mlen - i);
+        size_t n = nl ? (size_t)(nl - (masked + i)) + 1 : mlen - i;
+
+        compcache_redact_line(out, masked + i, n);
+        i += n;
+    }
+    free(masked);
+    if (fclose(out) != 0) {
+        free(buf);
+        return NULL;
+    }
+    *outlen = blen;
+    return buf;
+}
+
+/* Copies 'line', redacted, into 'reason'. */
+static void compcache_reason_of(const char *line, size_t n, char *reason,
+                                size_t size)
+{
+    size_t rlen;
+    char *r = compcache_redact(line, n, &rlen);
+
+    snprintf(reason, size, "%.*s", r ? (int)rlen : 0, r ? r : "");
+    free(r);
+}
+
+/* ---- setting up --------------------------------------------------------- */
 
 /* Looks 'tool' up on PATH, as the build's shell will. */
 static int compcache_on_path(const char *tool)
@@ -102,24 +274,69 @@ static int compcache_dir(const char *var, const char *cachedir,
     return 0;
 }
 
+/* The line of 'out' that says why sccache failed, or its last line. */
+static void compcache_start_reason(const char *out, int rc, char *reason,
+                                   size_t size)
+{
+    const char *hit = strstr(out, "sccache: error");
+    size_t n;
+
+    if (hit == NULL) {
+        snprintf(reason, size, "sccache --start-server exited with status %d",
+                 rc);
+        return;
+    }
+    n = strcspn(hit, "\n");
+    compcache_reason_of(hit, n, reason, size);
+}
+
 /*
  * Left to the first build, the server would start inside that build's
  * process group and die with it; started here it serves every build.
+ * The output is kept, not passed on: it may quote the store's URL.
  */
 static void compcache_start_sccache(const char *cachedir)
 {
+    char out[2048], reason[COMPCACHE_REASON_MAX], quoted[COMPCACHE_REASON_MAX];
     int rc = job_run_helper("sccache --start-server", cachedir,
-                            "SCCACHE_IDLE_TIMEOUT=0");
+                            "SCCACHE_IDLE_TIMEOUT=0", COMPCACHE_HELPER_OUT, out,
+                            sizeof(out));
 
-    if (rc == 0)
+    if (rc == 0) {
         log_info("sccache server started", NULL);
-    else
-        log_warn("cannot start the sccache server; builds will try",
-                 "status=%d", rc);
+        return;
+    }
+    compcache_start_reason(out, rc, reason, sizeof(reason));
+    compcache_note(reason);
+    log_warn("cannot start the sccache server; builds will try it and fall "
+             "back to building without it",
+             "status=%d reason=%s", rc,
+             log_quote(quoted, sizeof(quoted), reason));
 }
 
-int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
-                    size_t errsize)
+/* Says where ccache shares its objects, without the credentials. */
+static void compcache_log_remote(void)
+{
+    const char *remote = getenv("CCACHE_REMOTE_STORAGE");
+    char quoted[PATH_MAX];
+    size_t len;
+    char *urls, *shown = NULL;
+
+    if (remote == NULL || remote[0] == '\0')
+        return;
+    urls = redact_urls(remote, strlen(remote), &len);
+    if (urls != NULL)
+        shown = redact_secrets(urls, len,
+                               (const char *const *)compcache_secrets, &len);
+    if (shown != NULL)
+        log_info("ccache remote storage", "url=%s",
+                 log_quote(quoted, sizeof(quoted), shown));
+    free(urls);
+    free(shown);
+}
+
+int compcache_setup(enum compcache_kind kind, const char *cachedir,
+                    const char *remote, char *err, size_t errsize)
 {
     const char *tool = compcache_tools[kind];
     const char *dirvar =
@@ -138,6 +355,9 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
     }
     if (compcache_dir(dirvar, cachedir, tool, err, errsize) < 0)
         return -1;
+    if (remote != NULL)
+        setenv("CCACHE_REMOTE_STORAGE", remote, 1);
+    compcache_find_secrets();
     /* An unset CC or CXX is make's default, so "cc" is no change. */
     compcache_keep_plain(0, "CC", "cc");
     compcache_keep_plain(1, "CXX", "c++");
@@ -147,25 +367,114 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
     if (kind == COMPCACHE_SCCACHE) {
         setenv("RUSTC_WRAPPER", tool, 1);
         compcache_start_sccache(cachedir);
+    } else {
+        compcache_log_remote();
     }
     log_info("compiler cache enabled", "tool=%s cc=\"%s\"", tool, getenv("CC"));
     return 0;
 }
 
-int compcache_failed(enum compcache_kind kind, const char *log, char *reason,
-                     size_t size)
+/* ---- judging a build ---------------------------------------------------- */
+
+/* Whether 'path' has a line equal to one of 'words' (NULL-terminated). */
+static int compcache_file_has_line(const char *path, const char *const *words)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int found = 0;
+    FILE *f = fopen(path, "re");
+
+    if (f == NULL)
+        return 0;
+    while (!found && (n = getline(&line, &cap, f)) > 0) {
+        line[strcspn(line, "\n")] = '\0';
+        for (const char *const *w = words; *w != NULL; w++)
+            found |= strcmp(line, *w) == 0;
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* A line of ccache's log that tells how its remote storage failed. */
+static int compcache_remote_line(const char *msg)
+{
+    static const char *const where[] = {"://", "storage", "Redis", NULL};
+    /* Not "timeout": ccache names its timeouts when it connects. */
+    static const char *const what[] = {"ailed", "rror", "timed out", NULL};
+    int w = 0, x = 0;
+
+    if (strncmp(msg, "Config:", 7) == 0 || strstr(msg, "failed earlier") ||
+        strncmp(msg, "Result:", 7) == 0)
+        return 0;
+    for (const char *const *p = where; *p != NULL; p++)
+        w |= strstr(msg, *p) != NULL;
+    for (const char *const *p = what; *p != NULL; p++)
+        x |= strstr(msg, *p) != NULL;
+    return w && x;
+}
+
+/* ccache's first words on the failure, without its time and pid. */
+static void compcache_ccache_reason(const char *scratch, char *reason,
+                                    size_t size)
+{
+    char path[PATH_MAX], line_out[COMPCACHE_REASON_MAX];
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f;
+
+    snprintf(reason, size, "ccache: remote storage failed");
+    snprintf(path, sizeof(path), "%s/ccache.log", scratch);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return;
+    while (getline(&line, &cap, f) > 0) {
+        char *msg = line[0] == '[' ? strstr(line, "] ") : NULL;
+
+        msg = msg ? msg + 2 : line;
+        msg[strcspn(msg, "\n")] = '\0';
+        if (!compcache_remote_line(msg))
+            continue;
+        snprintf(line_out, sizeof(line_out), "ccache: remote storage: %s", msg);
+        compcache_reason_of(line_out, strlen(line_out), reason, size);
+        break;
+    }
+    free(line);
+    fclose(f);
+}
+
+/* Whether ccache counted a remote storage failure in this build. */
+static int compcache_ccache_degraded(const char *scratch)
+{
+    static const char *const counters[] = {"remote_storage_error",
+                                           "remote_storage_timeout", NULL};
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/ccache.stats", scratch);
+    return compcache_file_has_line(path, counters);
+}
+
+enum compcache_verdict compcache_judge(enum compcache_kind kind,
+                                       const char *scratch, const char *log,
+                                       char *reason, size_t size)
 {
     char mark[32];
     const char *hit;
 
     if (kind == COMPCACHE_NONE)
-        return 0;
+        return COMPCACHE_FINE;
     snprintf(mark, sizeof(mark), "%s: error", compcache_tools[kind]);
     hit = strstr(log, mark);
-    if (hit == NULL)
-        return 0;
-    snprintf(reason, size, "%.*s", (int)strcspn(hit, "\n"), hit);
-    return 1;
+    if (hit != NULL) {
+        compcache_reason_of(hit, strcspn(hit, "\n"), reason, size);
+        return COMPCACHE_BROKEN;
+    }
+    if (kind == COMPCACHE_CCACHE && compcache_ccache_degraded(scratch)) {
+        compcache_ccache_reason(scratch, reason, size);
+        return COMPCACHE_DEGRADED;
+    }
+    return COMPCACHE_FINE;
 }
 
 void compcache_note(const char *reason)
@@ -192,7 +501,10 @@ char *compcache_status_json(enum compcache_kind kind)
 
 void compcache_stop(enum compcache_kind kind, const char *cachedir)
 {
+    char out[512];
+
     if (kind == COMPCACHE_SCCACHE &&
-        job_run_helper("sccache --stop-server >/dev/null", cachedir, NULL) != 0)
+        job_run_helper("sccache --stop-server", cachedir, NULL,
+                       COMPCACHE_HELPER_OUT, out, sizeof(out)) != 0)
         log_warn("cannot stop the sccache server", NULL);
 }

@@ -10,20 +10,40 @@ enum compcache_kind {
     COMPCACHE_CCACHE,
 };
 
+/* How the cache fared in one build (see compcache_judge()). */
+enum compcache_verdict {
+    COMPCACHE_FINE,     /* nothing of the cache failed */
+    COMPCACHE_DEGRADED, /* its shared store failed; the build went on */
+    COMPCACHE_BROKEN,   /* the cache failed the build: try without it */
+};
+
+/* Room for a reason, the cache's own line included. */
+#define COMPCACHE_REASON_MAX 384
+
 /* "none", "sccache" or "ccache".  Returns 0, or -1 for anything else. */
 int compcache_parse(const char *name, enum compcache_kind *kind);
+
+/*
+ * The cache when --compiler-cache is not given: "sccache" when
+ * SCCACHE_BUCKET is set (as Feldera's chart switches it on), else
+ * "none".
+ */
+const char *compcache_default(void);
 
 /*
  * Prepares every later build to compile through the cache: checks that
  * the tool is on PATH, wraps CC and CXX in it (and RUSTC_WRAPPER for
  * sccache), gives it a cache directory under 'cachedir' unless one is
- * configured, and starts the sccache server in a session of its own so
- * that it outlives each build's process group.  The variables are set
- * in the builder's own environment, whose allow-list passes them on.
- * Returns 0, or -1 with a one-line reason in 'err'.
+ * configured, sets CCACHE_REMOTE_STORAGE to 'remote' when not NULL,
+ * notes the configured secrets for compcache_redact(), and starts the
+ * sccache server in a session of its own so that it outlives each
+ * build's process group.  A server that does not start leaves the cache
+ * degraded, not the builder stopped: builds try it and fall back.  The
+ * variables are set in the builder's own environment, whose allow-list
+ * passes them on.  Returns 0, or -1 with a one-line reason in 'err'.
  */
-int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
-                    size_t errsize);
+int compcache_setup(enum compcache_kind kind, const char *cachedir,
+                    const char *remote, char *err, size_t errsize);
 
 /*
  * The environment entries (for struct job_env's 'nocache') that undo
@@ -32,19 +52,39 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir, char *err,
 const char *const *compcache_plain_env(void);
 
 /*
- * True when a failed build's 'log' shows the cache itself failing
- * ("sccache: error: ..."), not the compiler: such a build is worth one
- * more try without the cache.  Copies the cache's line into 'reason'.
+ * Files each build through the cache gets in its scratch directory, as
+ * "NAME=file" entries (for struct job_env's 'files'): ccache's log and
+ * statistics log, which compcache_judge() reads.  NULL-terminated.
  */
-int compcache_failed(enum compcache_kind kind, const char *log, char *reason,
-                     size_t size);
+const char *const *compcache_build_files(enum compcache_kind kind);
+
+/*
+ * Judges a finished build from its log tail 'log' and the files in its
+ * 'scratch' directory: BROKEN when the cache itself failed ("sccache:
+ * error: ..."), DEGRADED when ccache's remote storage failed and ccache
+ * carried on with its local cache.  For both, copies the cache's line,
+ * redacted, into 'reason'.
+ */
+enum compcache_verdict compcache_judge(enum compcache_kind kind,
+                                       const char *scratch, const char *log,
+                                       char *reason, size_t size);
 
 /*
  * Records how the cache fared, for the heartbeat: degraded with a
- * reason after compcache_failed(), fine again after a build through it
- * succeeds.
+ * reason after a failure, fine again (NULL) after a build through it
+ * succeeds without one.
  */
 void compcache_note(const char *reason);
+
+/*
+ * A malloc'd copy of the 'len' bytes of 'text' fit to leave the
+ * builder: every configured secret (AWS_SECRET_ACCESS_KEY and the like,
+ * the passwords of the cache URLs) masked everywhere, and on the
+ * cache's own lines ("sccache: ...", "ccache: ...") every URL's
+ * password and query string too.  Sets *outlen.  Returns NULL with
+ * errno on failure.
+ */
+char *compcache_redact(const char *text, size_t len, size_t *outlen);
 
 /*
  * The heartbeat's "cache" member, {"tool":...,"status":"ok"|"degraded",

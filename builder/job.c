@@ -27,23 +27,51 @@ static const char *const job_env_names[] = {
     "CPPFLAGS", "MAKEFLAGS", "CARGO_HOME", "RUSTUP_HOME",
 };
 
+/*
+ * The compiler caches' own settings, and of AWS's only the names the
+ * credential chain of sccache's S3 backend reads: keys, session token,
+ * profile and its files, region, and the role of EKS's IRSA.
+ */
 static const char *const job_env_prefixes[] = {
     "SCCACHE_",
-    "AWS_",
     "CCACHE_",
 };
+
+static const char *const job_env_aws[] = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+};
+
+/* Whether 'var' ("NAME=...") is named, as a whole, in 'names'. */
+static int job_env_named(const char *var, size_t len, const char *const *names,
+                         size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strlen(names[i]) == len && strncmp(var, names[i], len) == 0)
+            return 1;
+    }
+    return 0;
+}
 
 static int job_env_allowed(const char *var)
 {
     const char *eq = strchr(var, '=');
     size_t len = eq ? (size_t)(eq - var) : strlen(var);
 
-    for (size_t i = 0; i < sizeof(job_env_names) / sizeof(*job_env_names);
-         i++) {
-        if (strlen(job_env_names[i]) == len &&
-            strncmp(var, job_env_names[i], len) == 0)
-            return 1;
-    }
+    if (job_env_named(var, len, job_env_names,
+                      sizeof(job_env_names) / sizeof(*job_env_names)) ||
+        job_env_named(var, len, job_env_aws,
+                      sizeof(job_env_aws) / sizeof(*job_env_aws)))
+        return 1;
     for (size_t i = 0; i < sizeof(job_env_prefixes) / sizeof(*job_env_prefixes);
          i++) {
         if (strncmp(var, job_env_prefixes[i], strlen(job_env_prefixes[i])) == 0)
@@ -55,7 +83,7 @@ static int job_env_allowed(const char *var)
 /* Space for the variables a job sets itself, kept with the array. */
 struct job_envp {
     char *vars[JOB_ENV_MAX + 16];
-    char own[6][PATH_MAX + 32];
+    char own[6 + JOB_FILES_MAX][PATH_MAX + 32];
     int n;
 };
 
@@ -84,13 +112,14 @@ static int job_env_overridden(const char *var, const char *const *over)
 }
 
 static void job_env_base(struct job_envp *ev, const char *home,
-                         const char *const *over)
+                         const char *const *over, const char *const *files)
 {
     int has_path = 0;
 
     ev->n = 0;
     for (char **v = environ; *v != NULL && ev->n < JOB_ENV_MAX; v++) {
-        if (!job_env_allowed(*v) || job_env_overridden(*v, over))
+        if (!job_env_allowed(*v) || job_env_overridden(*v, over) ||
+            job_env_overridden(*v, files))
             continue;
         has_path |= strncmp(*v, "PATH=", 5) == 0;
         ev->vars[ev->n++] = *v;
@@ -106,13 +135,33 @@ static void job_env_base(struct job_envp *ev, const char *home,
     ev->vars[ev->n] = NULL;
 }
 
+/* Each "NAME=file" of 'files' as NAME=<scratch>/file. */
+static void job_env_files(struct job_envp *ev, const char *scratch,
+                          const char *const *files)
+{
+    char path[PATH_MAX + 8];
+
+    for (int i = 0; files != NULL && files[i] != NULL && i < JOB_FILES_MAX;
+         i++) {
+        size_t len = strcspn(files[i], "=");
+        char name[64];
+
+        snprintf(name, sizeof(name), "%.*s", (int)len, files[i]);
+        snprintf(path, sizeof(path), "%s/%s", scratch, files[i] + len + 1);
+        job_env_set(ev, 6 + i, name, path);
+    }
+    ev->vars[ev->n] = NULL;
+}
+
 static void job_env_build(struct job_envp *ev, const struct job *j,
                           const struct job_env *e)
 {
     char version[24];
     char src[PATH_MAX];
+    const char *const *files = j->nocache ? NULL : e->files;
 
-    job_env_base(ev, j->scratch, j->nocache ? e->nocache : NULL);
+    job_env_base(ev, j->scratch, j->nocache ? e->nocache : NULL, files);
+    job_env_files(ev, j->scratch, files);
     snprintf(version, sizeof(version), "%lld", (long long)j->version);
     snprintf(src, sizeof(src), "%s/%s", e->pipelines, j->id);
     job_env_set(ev, 2, "PIPELINE_ID", j->id);
@@ -347,38 +396,64 @@ int job_kill_leftovers(int tmpfd)
     return killed;
 }
 
-int job_run_helper(const char *cmd, const char *dir, const char *extra)
+/* In the helper's child: its own session, output to 'outfd'. */
+static void job_helper_child(const char *dir, struct job_envp *ev, char **argv,
+                             int outfd)
+{
+    int devnull = open("/dev/null", O_RDONLY);
+    sigset_t none;
+
+    /* Its own session: no build's group kill may reach it. */
+    setsid();
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (chdir(dir) < 0 || devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
+        dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0)
+        _exit(127);
+    execve("/bin/sh", argv, ev->vars);
+    _exit(127);
+}
+
+/* Copies the start of the helper's output file to 'out'. */
+static void job_helper_output(int fd, char *out, size_t size)
+{
+    ssize_t n = pread(fd, out, size - 1, 0);
+
+    out[n > 0 ? n : 0] = '\0';
+}
+
+int job_run_helper(const char *cmd, const char *dir, const char *extra,
+                   const char *outname, char *out, size_t size)
 {
     static struct job_envp ev;
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
-    int status;
-    pid_t pid;
+    char path[PATH_MAX];
+    int status = 0, fd, saved = 0;
+    pid_t pid, got = -1;
 
-    job_env_base(&ev, dir, NULL);
+    job_env_base(&ev, dir, NULL, NULL);
     if (extra != NULL)
         ev.vars[ev.n++] = (char *)extra;
     ev.vars[ev.n] = NULL;
+    out[0] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", dir, outname);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
 
     pid = fork();
-    if (pid < 0)
+    if (pid == 0)
+        job_helper_child(dir, &ev, argv, fd);
+    while (pid > 0 && (got = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    if (got < 0)
+        saved = errno;
+    job_helper_output(fd, out, size);
+    close(fd);
+    unlink(path);
+    if (got < 0) {
+        errno = saved;
         return -1;
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        sigset_t none;
-
-        /* Its own session: no build's group kill may reach it. */
-        setsid();
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (chdir(dir) < 0 || devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
-            dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
-            _exit(127);
-        execve("/bin/sh", argv, ev.vars);
-        _exit(127);
-    }
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR)
-            return -1;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -28,6 +28,8 @@ struct job {
     int64_t deadline_ms; /* monotonic: when the build times out */
     enum job_end end;
     int nocache; /* built again without the compiler cache */
+    /* Why the compiler cache failed this build, redacted; or "". */
+    char cache_failure[384];
 };
 
 /* What every build shares. */
@@ -41,7 +43,15 @@ struct job_env {
      * replace the builder's own, "NAME=" to drop one; NULL-terminated.
      */
     const char *const *nocache;
+    /*
+     * For a build through the cache: "NAME=file" entries, each set to
+     * that file in the build's scratch directory; NULL-terminated, at
+     * most JOB_FILES_MAX, or NULL.
+     */
+    const char *const *files;
 };
+
+#define JOB_FILES_MAX 4
 
 /* The scratch dir files a job leaves for its own and later builders. */
 #define JOB_LOG_FILE  "log"
@@ -59,9 +69,12 @@ int job_start(struct job *j, const struct job_env *e);
  * build's allow-listed environment (HOME and TMPDIR being 'dir') plus
  * 'extra' ("NAME=value", or NULL), and waits for the shell.  Whatever
  * it leaves running (a compiler cache's server) outlives every build.
+ * Its output goes to the file 'outname' in 'dir', whose first 'size' - 1
+ * bytes are copied to 'out', NUL-terminated, before it is removed.
  * Returns the shell's exit status, or -1 with errno.
  */
-int job_run_helper(const char *cmd, const char *dir, const char *extra);
+int job_run_helper(const char *cmd, const char *dir, const char *extra,
+                   const char *outname, char *out, size_t size);
 
 /* Sends 'sig' to the whole process group of 'j'. */
 void job_signal(const struct job *j, int sig);

@@ -27,6 +27,7 @@
 struct options {
     const char *pipelines, *out, *worker_id, *workers, *build_cmd;
     const char *statefulset, *sa_dir, *log_level, *compiler_cache;
+    const char *ccache_remote;
     long jobs, build_timeout, check_interval, heartbeat_interval, stop_timeout;
     long rescan_interval, k8s_start_timeout;
 };
@@ -81,7 +82,14 @@ static void parse_options(struct options *o, int argc, char **argv)
          "on SIGTERM, builds get SIGTERM, then SIGKILL after this (10)", 1,
          3600},
         {"compiler-cache", CONFIG_STRING, &o->compiler_cache,
-         "none|sccache|ccache", "compile through this cache (none)", 0, 0},
+         "none|sccache|ccache",
+         "compile through this cache (sccache if SCCACHE_BUCKET is set, "
+         "else none)",
+         0, 0},
+        {"ccache-remote-storage", CONFIG_STRING, &o->ccache_remote, "URL",
+         "ccache's shared store, e.g. redis://host:6379 "
+         "(CCACHE_REMOTE_STORAGE)",
+         0, 0},
         {"log-level", CONFIG_STRING, &o->log_level, "LEVEL",
          "debug, info (default), warn or error", 0, 0},
     };
@@ -92,7 +100,6 @@ static void parse_options(struct options *o, int argc, char **argv)
         .build_cmd = DEFAULT_BUILD_CMD,
         .sa_dir = FLEET_SA_DIR,
         .log_level = "info",
-        .compiler_cache = "none",
         .jobs = 1,
         .build_timeout = 3600,
         .check_interval = 30,
@@ -151,16 +158,25 @@ static void start_fleet(struct loop *l)
 
 static void start_cache(struct loop *l)
 {
+    const char *name = l->opt.compiler_cache;
+    const char *remote = l->opt.ccache_remote;
     char err[PATH_MAX + 64];
 
-    if (compcache_parse(l->opt.compiler_cache, &l->cache) < 0)
+    if (name == NULL || name[0] == '\0')
+        name = compcache_default();
+    if (compcache_parse(name, &l->cache) < 0)
         config_die(PROG,
                    "--compiler-cache: '%s' is not none, sccache or ccache",
-                   l->opt.compiler_cache);
+                   name);
+    if (remote != NULL && remote[0] == '\0')
+        remote = NULL;
+    if (remote != NULL && l->cache != COMPCACHE_CCACHE)
+        config_die(PROG, "--ccache-remote-storage needs --compiler-cache "
+                         "ccache");
     /* In the volume, so the cache outlives a restarted builder. */
     snprintf(l->cachedir, sizeof(l->cachedir), "%s/cache", l->out.path);
-    if (compcache_setup(l->cache, l->cachedir, err, sizeof(err)) < 0)
-        config_die(PROG, "--compiler-cache %s: %s", l->opt.compiler_cache, err);
+    if (compcache_setup(l->cache, l->cachedir, remote, err, sizeof(err)) < 0)
+        config_die(PROG, "--compiler-cache %s: %s", name, err);
 }
 
 static int start_signals(void)
@@ -201,7 +217,8 @@ static void start_sched(struct loop *l)
                 .pipelines = l->pipelines,
                 .tmpdir = l->out.tmp,
                 .timeout_s = l->opt.build_timeout,
-                .nocache = compcache_plain_env()},
+                .nocache = compcache_plain_env(),
+                .files = compcache_build_files(l->cache)},
         .out = &l->out,
         .watch = l->watch,
         .cache = l->cache,

@@ -25,8 +25,8 @@
 #define SCHED_SETTLE_MS 1500
 /* After a failure to start or publish, wait before trying again. */
 #define SCHED_HOLD_MS 2000
-/* Room kept in a manifest's log for the builder's own last line. */
-#define SCHED_NOTE_MAX 256
+/* Room kept in a manifest's log for the builder's own last lines. */
+#define SCHED_NOTE_MAX 768
 
 struct pipe {
     char id[IDENT_ID_MAX + 1];
@@ -469,9 +469,26 @@ static void sched_kick(struct sched *s)
     }
 }
 
-/* The tail of the output, then a line of the builder's own if any. */
+/*
+ * A build through a cache may print what the cache printed, and the
+ * cache may quote its store's URL: no credential leaves in a result.
+ */
+static int sched_redact(char **text, size_t *len)
+{
+    size_t rlen;
+    char *r = compcache_redact(*text, *len, &rlen);
+
+    if (r == NULL)
+        return -1;
+    free(*text);
+    *text = r;
+    *len = rlen;
+    return 0;
+}
+
+/* The tail of the output, then lines of the builder's own if any. */
 static int sched_result_log(struct manifest *m, const struct job *j,
-                            const char *note)
+                            const char *note, enum compcache_kind cache)
 {
     char *text, *all;
     size_t len, nlen = note ? strlen(note) : 0;
@@ -489,6 +506,10 @@ static int sched_result_log(struct manifest *m, const struct job *j,
             all[len++] = '\n';
         memcpy(all + len, note, nlen);
         len += nlen;
+    }
+    if (cache != COMPCACHE_NONE && sched_redact(&all, &len) < 0) {
+        free(all);
+        return -1;
     }
     rc = manifest_set_log(m, all, len);
     free(all);
@@ -539,6 +560,26 @@ static void sched_disk_note(const struct sched *s, char *note, size_t size)
                  (unsigned long long)avail);
 }
 
+/* Puts what became of the compiler cache before the other notes. */
+static void sched_cache_note(const struct job *j, char *note, size_t size)
+{
+    char rest[SCHED_NOTE_MAX];
+
+    if (j->cache_failure[0] == '\0')
+        return;
+    snprintf(rest, sizeof(rest), "%s", note);
+    if (j->nocache)
+        snprintf(note, size,
+                 "binrelay: the compiler cache failed, so this was built "
+                 "again without it: %s\n%s",
+                 j->cache_failure, rest);
+    else
+        snprintf(note, size,
+                 "binrelay: the compiler cache is degraded (its shared store "
+                 "failed; the local cache was used): %s\n%s",
+                 j->cache_failure, rest);
+}
+
 static int sched_publish(struct sched *s, const struct job *j, int status)
 {
     char note[SCHED_NOTE_MAX];
@@ -555,7 +596,8 @@ static int sched_publish(struct sched *s, const struct job *j, int status)
         sched_disk_note(s, note, sizeof(note));
     memcpy(m.started_at, j->started_at, sizeof(m.started_at));
     timeutil_now_rfc3339(m.finished_at);
-    if (sched_result_log(&m, j, note[0] ? note : NULL) < 0)
+    sched_cache_note(j, note, sizeof(note));
+    if (sched_result_log(&m, j, note[0] ? note : NULL, s->cfg.cache) < 0)
         goto out_free;
     /*
      * A failed build may have filled the volume with half an output;
@@ -587,24 +629,20 @@ static void sched_drop(struct sched *s, struct job *j)
     s->hold_until = timeutil_mono_ms() + SCHED_HOLD_MS;
 }
 
-/* Whether a failed build failed because of the compiler cache. */
-static int sched_cache_failed(struct sched *s, const struct job *j, int status,
-                              char *reason, size_t size)
+/* How the compiler cache fared in a build, from its log and files. */
+static enum compcache_verdict sched_cache_verdict(const struct sched *s,
+                                                  const struct job *j,
+                                                  char *reason, size_t size)
 {
-    char note[SCHED_NOTE_MAX], *log;
+    enum compcache_verdict v;
     size_t len;
-    int failed;
+    char *log;
 
-    if (sched_outcome(j, status, note, sizeof(note), s->cfg.env.timeout_s) ==
-        STATE_SUCCESS) {
-        compcache_note(NULL);
-        return 0;
-    }
     if (job_log_tail(j, MANIFEST_LOG_MAX, &log, &len) < 0)
-        return 0;
-    failed = compcache_failed(s->cfg.cache, log, reason, size);
+        return COMPCACHE_FINE;
+    v = compcache_judge(s->cfg.cache, j->scratch, log, reason, size);
     free(log);
-    return failed;
+    return v;
 }
 
 /*
@@ -613,18 +651,14 @@ static int sched_cache_failed(struct sched *s, const struct job *j, int status,
  * it gets one more try without the cache, in the same slot.  Returns 0
  * when the build is taken care of, -1 when its result stands.
  */
-static int sched_retry_plain(struct sched *s, struct job *j, int status)
+static int sched_retry_plain(struct sched *s, struct job *j)
 {
-    char reason[256], quoted[300];
+    char quoted[COMPCACHE_REASON_MAX + 16];
     int64_t started_ms = j->started_ms;
 
-    if (s->cfg.cache == COMPCACHE_NONE || j->nocache || j->end != JOB_RUNNING ||
-        !sched_cache_failed(s, j, status, reason, sizeof(reason)))
-        return -1;
-    compcache_note(reason);
     log_warn("compiler cache failed; building again without it",
              "pipeline=%s version=%lld reason=%s", j->id, (long long)j->version,
-             log_quote(quoted, sizeof(quoted), reason));
+             log_quote(quoted, sizeof(quoted), j->cache_failure));
     job_remove_scratch(j);
     j->nocache = 1;
     if (job_start(j, &s->cfg.env) < 0) {
@@ -638,11 +672,43 @@ static int sched_retry_plain(struct sched *s, struct job *j, int status)
     return 0;
 }
 
+/*
+ * Keeps the heartbeat's word on the cache up to date after a build
+ * through it, and retries without it a build the cache failed.
+ * Returns 0 when the build was started again, -1 when it stands.
+ */
+static int sched_check_cache(struct sched *s, struct job *j, int status)
+{
+    char reason[COMPCACHE_REASON_MAX], note[SCHED_NOTE_MAX], quoted[400];
+    enum compcache_verdict v;
+    int ok;
+
+    if (s->cfg.cache == COMPCACHE_NONE || j->nocache || j->end != JOB_RUNNING)
+        return -1;
+    ok = sched_outcome(j, status, note, sizeof(note), s->cfg.env.timeout_s) ==
+         STATE_SUCCESS;
+    v = sched_cache_verdict(s, j, reason, sizeof(reason));
+    if (v == COMPCACHE_FINE) {
+        /* A compile error says nothing about the cache. */
+        if (ok)
+            compcache_note(NULL);
+        return -1;
+    }
+    compcache_note(reason);
+    snprintf(j->cache_failure, sizeof(j->cache_failure), "%s", reason);
+    if (v == COMPCACHE_BROKEN && !ok)
+        return sched_retry_plain(s, j);
+    log_warn("compiler cache degraded", "pipeline=%s version=%lld reason=%s",
+             j->id, (long long)j->version,
+             log_quote(quoted, sizeof(quoted), reason));
+    return -1;
+}
+
 static void sched_finish(struct sched *s, struct job *j, int status)
 {
     struct pipe *p;
 
-    if (sched_retry_plain(s, j, status) == 0)
+    if (sched_check_cache(s, j, status) == 0)
         return;
     p = sched_find(s, j->id);
 
