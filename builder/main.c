@@ -28,6 +28,7 @@ struct options {
     const char *pipelines, *out, *worker_id, *workers, *build_cmd;
     const char *statefulset, *sa_dir, *log_level, *compiler_cache;
     const char *ccache_remote;
+    enum compcache_kind cache;
     long jobs, build_timeout, check_interval, heartbeat_interval, stop_timeout;
     long rescan_interval, k8s_start_timeout;
 };
@@ -45,6 +46,25 @@ struct loop {
     int64_t rescan_at, backstop_at, heartbeat_at;
     int stopping;
 };
+
+/* Checked with the other flags, before anything is set up. */
+static void parse_cache(struct options *o)
+{
+    const char *name = o->compiler_cache;
+
+    if (name == NULL || name[0] == '\0')
+        name = compcache_default();
+    o->compiler_cache = name;
+    if (compcache_parse(name, &o->cache) < 0)
+        config_die(PROG,
+                   "--compiler-cache: '%s' is not none, sccache or ccache",
+                   name);
+    if (o->ccache_remote != NULL && o->ccache_remote[0] == '\0')
+        o->ccache_remote = NULL;
+    if (o->ccache_remote != NULL && o->cache != COMPCACHE_CCACHE)
+        config_die(PROG, "--ccache-remote-storage needs --compiler-cache "
+                         "ccache");
+}
 
 static void parse_options(struct options *o, int argc, char **argv)
 {
@@ -121,6 +141,7 @@ static void parse_options(struct options *o, int argc, char **argv)
     if (log_set_level(o->log_level) < 0)
         config_die(PROG, "--log-level: '%s' is not debug, info, warn or error",
                    o->log_level);
+    parse_cache(o);
 }
 
 /* The path as given, made absolute, symlinks left for the watcher. */
@@ -158,25 +179,14 @@ static void start_fleet(struct loop *l)
 
 static void start_cache(struct loop *l)
 {
-    const char *name = l->opt.compiler_cache;
-    const char *remote = l->opt.ccache_remote;
     char err[PATH_MAX + 64];
 
-    if (name == NULL || name[0] == '\0')
-        name = compcache_default();
-    if (compcache_parse(name, &l->cache) < 0)
-        config_die(PROG,
-                   "--compiler-cache: '%s' is not none, sccache or ccache",
-                   name);
-    if (remote != NULL && remote[0] == '\0')
-        remote = NULL;
-    if (remote != NULL && l->cache != COMPCACHE_CCACHE)
-        config_die(PROG, "--ccache-remote-storage needs --compiler-cache "
-                         "ccache");
+    l->cache = l->opt.cache;
     /* In the volume, so the cache outlives a restarted builder. */
     snprintf(l->cachedir, sizeof(l->cachedir), "%s/cache", l->out.path);
-    if (compcache_setup(l->cache, l->cachedir, remote, err, sizeof(err)) < 0)
-        config_die(PROG, "--compiler-cache %s: %s", name, err);
+    if (compcache_setup(l->cache, l->cachedir, l->opt.ccache_remote, err,
+                        sizeof(err)) < 0)
+        config_die(PROG, "--compiler-cache %s: %s", l->opt.compiler_cache, err);
 }
 
 static int start_signals(void)

@@ -5,6 +5,8 @@
 #  - ccache with its redis store killed: ccache carries on with its
 #    local cache; the result's log says so; the cache is ok again once
 #    redis is back;
+#  - ccache with the wrong password for its redis store: the same, with
+#    redis's refusal as the reason (and the password nowhere);
 #  - the real sccache failing at start because SCCACHE_BUCKET is set
 #    (which also switches sccache on without --compiler-cache): Debian's
 #    sccache has no S3 backend, and a newer one finds no S3 at the
@@ -53,6 +55,26 @@ c_pipeline "$P" 3 1
 c_wait_result 30 "$OUT" 3 1
 t_check "redis back: healthz says ok again" t_wait 5 \
     c_healthz_is "$C_URL" '^200 ok $'
+
+# ---- ccache, the wrong password for redis ----
+P=$T_DIR/p-auth OUT=$T_DIR/out-auth
+mkdir -p "$P"
+AUTH_PORT=$(b_port)
+c_redis redis-auth "$AUTH_PORT" --requirepass right-pass-4711
+b_builder auth --pipelines "$P" --out "$OUT" --worker-id 0 \
+    --compiler-cache ccache --heartbeat-interval 1 \
+    --ccache-remote-storage "redis://default:wrong-pass-4711@127.0.0.1:$AUTH_PORT" \
+    --build-cmd "$(c_build_cmd)"
+c_leader leader-auth "$(b_port)" "$OUT"
+c_pipeline "$P" 5 2
+c_wait_result 30 "$OUT" 5 1
+t_check "5@1 built despite the refusal" \
+    [ "$(c_field "$OUT" 5 1 state)" = success ]
+t_check "healthz: 200, cache degraded, with redis's refusal" t_wait 5 \
+    c_healthz_is "$C_URL" '^200 degraded ccache: remote storage: .*WRONGPASS'
+c_healthz "$C_URL"
+t_check "the password is nowhere" \
+    eval '! grep -rqaF wrong-pass-4711 "$OUT" "$T_DIR"/*.log "$T_DIR/leader-auth-store"'
 
 # ---- the real sccache, failing at start for SCCACHE_BUCKET ----
 command -v sccache >/dev/null || t_skip "sccache is not installed"

@@ -18,14 +18,17 @@ c_need_ccache() {
         t_skip "ccache is not installed (apt-get install ccache)"
 }
 
-# c_redis NAME PORT: a redis-server on 127.0.0.1:PORT, no persistence;
-# waits until it answers.  Its pid is in PID_<NAME>.
+# c_redis NAME PORT [ARGS...]: a redis-server on 127.0.0.1:PORT, no
+# persistence, with ARGS; waits until it answers (or asks for a
+# password).  Its pid is in PID_<NAME>.
 c_redis() {
     local name=$1 port=$2
+    shift 2
     mkdir -p "$T_DIR/$name"
     t_start "$name" redis-server --bind 127.0.0.1 --port "$port" \
-        --save '' --appendonly no --dir "$T_DIR/$name"
-    t_wait 10 redis-cli -p "$port" ping || t_fail "redis did not start"
+        --save '' --appendonly no --dir "$T_DIR/$name" "$@"
+    t_wait 10 eval "redis-cli -p $port ping 2>&1 | grep -Eq 'PONG|NOAUTH'" ||
+        t_fail "redis did not start"
 }
 
 # c_redis_keys PORT: how many ccache objects the redis holds.
@@ -140,7 +143,15 @@ c_wait_result() {
 
 # c_field OUT ID VERSION FIELD, c_log_has OUT ID VERSION REGEX: as
 # b_field and b_log_has.
-c_field() { jq -r ".$4" "$(c_manifest "$1" "$2" "$3")"; }
+# The manifest may move between finding it and reading it: try again.
+c_field() {
+    local i m
+    for i in 1 2 3; do
+        m=$(c_manifest "$1" "$2" "$3") && jq -r ".$4" "$m" 2>/dev/null &&
+            return 0
+    done
+    return 1
+}
 c_log_has() { c_field "$1" "$2" "$3" log | grep -q -- "$4"; }
 
 # c_run URL ID VERSION: runs the binary the leader installed (the
