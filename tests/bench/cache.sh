@@ -108,6 +108,8 @@ place() {
     mv "$1/.new-$2" "$1/$2"
 }
 
+CMD='cp -r "$PIPELINE_SRC" src && make -s -C src OUT="$PIPELINE_OUT"'
+
 # build NAME K ID: worker K of 3 (a fresh volume, so an empty local
 # cache) builds pipeline ID through the redis; prints the build's ms.
 build() {
@@ -116,7 +118,7 @@ build() {
     "$BIN/builder" --pipelines "$W/pipelines" --out "$out" --worker-id "$k" \
         --workers 3 --compiler-cache ccache \
         --ccache-remote-storage "redis://127.0.0.1:$PORT" \
-        --build-cmd 'cp -r "$PIPELINE_SRC" src && make -s -C src OUT="$PIPELINE_OUT"' \
+        --build-cmd "$CMD" \
         >"$W/$name.log" 2>&1 &
     pid=$!
     PIDS+=("$pid")

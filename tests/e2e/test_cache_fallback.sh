@@ -46,7 +46,8 @@ t_check "healthz: 200, cache degraded, with redis's error" t_wait 5 \
 c_healthz "$C_URL"
 t_check "the result's log says so" c_log_has "$OUT" 2 1 \
     '^binrelay: the compiler cache is degraded (its shared store failed; the local cache was used): ccache: remote storage: '
-t_check "the builder log says so" grep -q 'msg="compiler cache degraded" pipeline=2' \
+t_check "the builder log says so" \
+    grep -q 'msg="compiler cache degraded" pipeline=2' \
     "$T_DIR/ccache.log"
 t_check "the leader installed it" t_wait 10 t_state_is "$C_URL" 2 success
 
@@ -63,7 +64,8 @@ AUTH_PORT=$(b_port)
 c_redis redis-auth "$AUTH_PORT" --requirepass right-pass-4711
 b_builder auth --pipelines "$P" --out "$OUT" --worker-id 0 \
     --compiler-cache ccache --heartbeat-interval 1 \
-    --ccache-remote-storage "redis://default:wrong-pass-4711@127.0.0.1:$AUTH_PORT" \
+    --ccache-remote-storage \
+    "redis://default:wrong-pass-4711@127.0.0.1:$AUTH_PORT" \
     --build-cmd "$(c_build_cmd)"
 c_leader leader-auth "$(b_port)" "$OUT"
 c_pipeline "$P" 5 2
@@ -74,7 +76,8 @@ t_check "healthz: 200, cache degraded, with redis's refusal" t_wait 5 \
     c_healthz_is "$C_URL" '^200 degraded ccache: remote storage: .*WRONGPASS'
 c_healthz "$C_URL"
 t_check "the password is nowhere" \
-    eval '! grep -rqaF wrong-pass-4711 "$OUT" "$T_DIR"/*.log "$T_DIR/leader-auth-store"'
+    eval '! grep -rqaF wrong-pass-4711 "$OUT" "$T_DIR"/*.log \
+        "$T_DIR/leader-auth-store"'
 
 # ---- the real sccache, failing at start for SCCACHE_BUCKET ----
 command -v sccache >/dev/null || t_skip "sccache is not installed"

@@ -101,7 +101,8 @@ c_pipeline() {
 # c_build_cmd: builds in a copy of the sources, so that the objects of
 # one worker never land in the pipelines directory another one reads.
 c_build_cmd() {
-    printf '%s' 'cp -r "$PIPELINE_SRC" src && make -s -C src OUT="$PIPELINE_OUT"'
+    printf '%s' 'cp -r "$PIPELINE_SRC" src && ' \
+        'make -s -C src OUT="$PIPELINE_OUT"'
 }
 
 # c_leader NAME PORT OUT: a leader sidecar (worker 0 of 1) on OUT, with
@@ -115,11 +116,12 @@ c_leader() {
 
 # c_healthz URL: "<http code> <cache status> <cache reason>" of /healthz.
 c_healthz() {
-    local body code
+    local body code cache
     body=$(curl -s --max-time 5 -w '\n%{http_code}' "$1/healthz")
     code=${body##*$'\n'}
-    printf '%s %s\n' "$code" \
-        "$(jq -r '[.cache.status, .cache.reason] | join(" ")' <<<"${body%$'\n'*}")"
+    cache=$(jq -r '[.cache.status, .cache.reason] | join(" ")' \
+        <<<"${body%$'\n'*}")
+    printf '%s %s\n' "$code" "$cache"
 }
 
 # c_healthz_is URL REGEX: /healthz (as c_healthz prints it) matches.
