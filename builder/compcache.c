@@ -298,10 +298,19 @@ static void compcache_start_reason(const char *out, int rc, char *reason,
 static void compcache_start_sccache(const char *cachedir)
 {
     char out[2048], reason[COMPCACHE_REASON_MAX], quoted[COMPCACHE_REASON_MAX];
-    int rc = job_run_helper("sccache --start-server", cachedir,
+    int rc, tries = 0;
+
+    /*
+     * sccache 0.4 now and then (a few starts in a hundred, more under
+     * load) loses its server's startup notice and gives up after 10 s
+     * with no server running; a second start then succeeds.
+     */
+    do {
+        rc = job_run_helper("sccache --start-server", cachedir,
                             "SCCACHE_IDLE_TIMEOUT=0", COMPCACHE_HELPER_OUT, out,
                             sizeof(out));
-
+    } while (rc != 0 && ++tries < 2 &&
+             strstr(out, "Timed out waiting for server startup") != NULL);
     if (rc == 0) {
         log_info("sccache server started", NULL);
         return;
