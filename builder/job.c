@@ -27,16 +27,17 @@ static const char *const job_env_names[] = {
     "CPPFLAGS", "MAKEFLAGS", "CARGO_HOME", "RUSTUP_HOME",
 };
 
-/*
- * The compiler caches' own settings, and of AWS's only the names the
- * credential chain of sccache's S3 backend reads: keys, session token,
- * profile and its files, region, and the role of EKS's IRSA.
- */
+/* The compiler caches' own settings. */
 static const char *const job_env_prefixes[] = {
     "SCCACHE_",
     "CCACHE_",
 };
 
+/*
+ * Of AWS's variables, only those that sccache's S3 backend reads for
+ * its credentials: keys, session token, profile and its files, region,
+ * and the role of EKS's IRSA.
+ */
 static const char *const job_env_aws[] = {
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
