@@ -42,6 +42,7 @@ c_redis_keys() {
 c_s3rver() {
     local name=$1 port=$2 bucket=$3
     local bin=$C_CACHE/node_modules/.bin/s3rver
+    command -v node >/dev/null || t_skip "node is not installed (for s3rver)"
     if [ ! -x "$bin" ]; then
         command -v npm >/dev/null || t_skip "npm is not installed"
         timeout 300 npm install --no-audit --no-fund --prefix "$C_CACHE" \
@@ -163,4 +164,39 @@ c_run() {
     curl -fs --max-time 5 -o "$f" "$1/v1/binaries/$2/$3" || return 1
     chmod +x "$f"
     "$f"
+}
+
+# c_share NAME URL: the fleet-sharing scenario through the store at URL.
+# Workers 1 and 2 of 3, on volumes of their own (so worker 2's local
+# cache starts empty), build pipelines 1 and then 2, whose sources are
+# the same: worker 1 fills the store, worker 2 compiles nothing itself.
+C_UNITS=4 # main.c and three more
+c_share() {
+    local name=$1 url=$2 p=$T_DIR/$1/pipelines k
+    mkdir -p "$p"
+    for k in 1 2; do
+        b_builder "$name-w$k" --pipelines "$p" --out "$T_DIR/$name/out$k" \
+            --worker-id "$k" --workers 3 --compiler-cache ccache \
+            --ccache-remote-storage "$url" --build-cmd "$(c_build_cmd)"
+    done
+    c_pipeline "$p" 1
+    b_wait_ready 30 "$T_DIR/$name/out1" 1 1
+    c_pipeline "$p" 2
+    b_wait_ready 30 "$T_DIR/$name/out2" 2 1
+    for k in 1 2; do
+        t_check "$name: worker $k built its pipeline" \
+            [ "$(b_field "$T_DIR/$name/out$k" "$k" 1 state)" = success ]
+    done
+    t_check "$name: the binary works" \
+        [ "$("$T_DIR/$name/out2/artifacts/2@1")" = "sum 18" ]
+    t_check "$name: worker 1 wrote to the store" \
+        [ "$(c_stat "$T_DIR/$name/out1" remote_storage_write)" -ge $C_UNITS ]
+    t_check "$name: worker 2 found every unit in the store" \
+        [ "$(c_stat "$T_DIR/$name/out2" remote_storage_hit)" = $C_UNITS ]
+    t_check "$name: and compiled none itself" \
+        [ "$(c_stat "$T_DIR/$name/out2" cache_miss)" = 0 ]
+    t_check "$name: no remote storage error" \
+        [ "$(c_stat "$T_DIR/$name/out2" remote_storage_error)" = 0 ]
+    t_check "$name: the heartbeat says the cache is ok" \
+        [ "$(jq -r .cache.status "$T_DIR/$name/out2/heartbeat")" = ok ]
 }
