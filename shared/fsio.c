@@ -38,9 +38,9 @@ int fsio_fsync_dirfd(int dirfd)
     return 0;
 }
 
-int fsio_fsync_dir(const char *path)
+int fsio_fsync_dirat(int at, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc, saved;
 
     if (fd < 0)

@@ -11,9 +11,10 @@
 /* write(2) until all of 'buf' is written.  Returns 0, or -1 with errno. */
 int fsio_write_all(int fd, const void *buf, size_t len);
 
-/* fsync(2) the directory 'path', or 'dirfd' for the *at form. */
-int fsio_fsync_dir(const char *path);
+/* fsync(2) the directory open as 'dirfd', or 'path' relative to 'at'
+ * (AT_FDCWD for the working directory).  Returns 0 or -1 with errno. */
 int fsio_fsync_dirfd(int dirfd);
+int fsio_fsync_dirat(int at, const char *path);
 
 /*
  * Creates 'path' and its missing parents with 'mode'.  Returns 0, or -1

@@ -280,16 +280,7 @@ int ledger_record(const char *name, const char *id, int64_t version,
 
 static int ledger_fsync(const char *dir)
 {
-    int fd = openat(ledger_outfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc, saved;
-
-    if (fd < 0)
-        return -1;
-    rc = fsio_fsync_dirfd(fd);
-    saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
+    return fsio_fsync_dirat(ledger_outfd, dir);
 }
 
 int ledger_flush(void)
