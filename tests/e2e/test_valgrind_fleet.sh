@@ -6,6 +6,9 @@
 . "$(dirname "$0")/../lib.sh"
 t_init valgrind_fleet
 command -v valgrind >/dev/null || t_skip "valgrind is not installed"
+# Valgrind and AddressSanitizer each replace the allocator: not both.
+grep -qa __asan_init "$BIN/sidecar" &&
+    t_skip "the daemons are built with AddressSanitizer (make test-asan)"
 
 VG=(valgrind --quiet --error-exitcode=99 --leak-check=full
     --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
