@@ -882,7 +882,12 @@ static int store_install(struct store *s, struct store_upload *up, char *err,
 
     store_binary_name(name, up->id, up->version, up->xxh);
     was_kept = store_kept_index(e, up->version, up->xxh) >= 0;
-    if (fsio_rename_durable(s->tmpfd, up->tmp, s->binfd, name) < 0)
+    /*
+     * Only binaries/ needs its fsync: should tmp/ still list the old name
+     * after a crash, the link there is swept at start like any temporary.
+     */
+    if (renameat(s->tmpfd, up->tmp, s->binfd, name) < 0 ||
+        fsio_fsync_dirfd(s->binfd) < 0)
         return store_reply(err, errsize, store_errno_code(errno),
                            "cannot install '%s': %s", name, strerror(errno));
     strmap_del(s->live, up->tmp);
