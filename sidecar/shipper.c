@@ -351,8 +351,12 @@ static int ship_read_manifest(struct job *j, char **buf, size_t *len)
      * is read under the older inode, and is shipped once more. */
     if (fstatat(ship_outfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
         fsio_read_small(ship_outfd, file, MANIFEST_FILE_MAX, buf, len) < 0) {
-        ship_set_reason(j, "cannot read manifest: %s", strerror(errno));
-        return errno == ENOENT ? -2 : -1;
+        int e = errno;
+
+        /* fsio_read_small() says EINVAL for anything but a plain file. */
+        ship_set_reason(j, "cannot read manifest: %s",
+                        e == EINVAL ? "not a regular file" : strerror(e));
+        return e == ENOENT ? -2 : -1;
     }
     j->manifest_ino = st.st_ino;
     return 0;
