@@ -644,6 +644,19 @@ static int store_upload_start(struct store_upload *up, char *err,
     if (store_upload_tmpfile(up) < 0)
         return store_reply(err, errsize, store_errno_code(errno),
                            "cannot create temporary: %s", strerror(errno));
+
+    /*
+     * Reserve the blocks now, so that a full disk fails before the body
+     * rather than in its middle; and under the lock, so that two uploads
+     * admitted at once cannot both count the same free space.
+     * fallocate(2), unlike posix_fallocate, never falls back to writing
+     * zeros where it is not supported.
+     */
+    if (up->length > 0 && fallocate(up->fd, 0, 0, up->length) < 0 &&
+        (errno == ENOSPC || errno == EDQUOT))
+        return store_reply(err, errsize, 507,
+                           "not enough space in the store for %lld bytes",
+                           (long long)up->length);
     store_mark_uploading(s, up->id, up->version, up->worker_id, 1);
     up->marked = 1;
     return 0;
@@ -662,27 +675,12 @@ int store_upload_begin(struct store *s, const char *id, int64_t version,
     pthread_mutex_lock(&s->lock);
     code = store_upload_start(up, err, errsize);
     pthread_mutex_unlock(&s->lock);
-    if (code != 0)
-        goto out_abort;
-
-    /*
-     * Reserve the blocks now, so that a full disk fails before the body
-     * rather than in its middle.  fallocate(2), unlike posix_fallocate,
-     * never falls back to writing zeros where it is not supported.
-     */
-    if (length > 0 && fallocate(up->fd, 0, 0, length) < 0 &&
-        (errno == ENOSPC || errno == EDQUOT)) {
-        code = store_reply(err, errsize, 507,
-                           "not enough space in the store for %lld bytes",
-                           (long long)length);
-        goto out_abort;
+    if (code != 0) {
+        store_upload_abort(up);
+        return code;
     }
     *out = up;
     return 0;
-
-out_abort:
-    store_upload_abort(up);
-    return code;
 }
 
 /*
