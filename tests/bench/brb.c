@@ -391,7 +391,8 @@ static int floor_run(const char *dir)
     }
     qsort(lat, (size_t)count, sizeof(*lat), cmp64);
     printf("count=%ld\nlat_p50_us=%lld\nlat_p99_us=%lld\n", count,
-           (long long)lat[(count - 1) / 2], (long long)lat[(count - 1) * 99 / 100]);
+           (long long)lat[(count - 1) / 2],
+           (long long)lat[(count - 1) * 99 / 100]);
     return 0;
 }
 
@@ -424,8 +425,9 @@ static void usage(void)
 {
     fprintf(stderr, "usage: brb --store DIR --out DIR[,DIR...] --count N "
                     "--size BYTES --id-base B [--version V] [--burst] "
-                    "[--no-wait|--wait-only] [--no-fsync] [--same-id] [--pids P,...] "
-                    "[--timeout-ms MS] [--lat FILE] [--warm BYTES] [--link SRC] "
+                    "[--no-wait|--wait-only] [--no-fsync] [--same-id] "
+                    "[--pids P,...] [--timeout-ms MS] [--lat FILE] "
+                    "[--warm BYTES] [--link SRC] "
                     "[--free PATH]...\n"
                     "       brb --warm BYTES\n"
                     "       brb --floor DIR --size BYTES --count N\n");
