@@ -89,7 +89,9 @@ SCCACHE_BUCKET=binrelay-test SCCACHE_ENDPOINT=127.0.0.1:1 \
     SCCACHE_REGION=auto b_builder sccache --pipelines "$P" --out "$OUT" \
     --worker-id 0 --heartbeat-interval 1
 c_leader leader-sccache "$(b_port)" "$OUT"
-t_check "SCCACHE_BUCKET switched sccache on" t_wait 5 \
+# sccache 0.4 may time out its own start after 10 s and the builder then
+# tries once more, so this waits past two of those.
+t_check "SCCACHE_BUCKET switched sccache on" t_wait 25 \
     grep -q 'msg="compiler cache enabled" tool=sccache' "$T_DIR/sccache.log"
 t_check "the failed start is logged with sccache's error" \
     grep -q 'msg="cannot start the sccache server.*reason="sccache: error' \
