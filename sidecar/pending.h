@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "store.h"
+
 /* 'dir' is the pipelines directory; NULL turns the whole module off. */
 void pending_init(const char *dir, long workers);
 
@@ -12,14 +14,16 @@ void pending_init(const char *dir, long workers);
 void pending_refresh(void);
 
 /*
- * Merges the pipelines on disk into 'array' (the store's entries): one
- * that has no entry is appended in state "pending", and one whose entry
- * is of an older version than pipeline.json's is replaced by a pending
- * entry of the new version.  A pending entry names its assigned worker
- * and says "waiting for worker K", with ": <reason>" added while the
- * last cluster check found that worker unhealthy.
+ * Fills 'x' with a copy of the pipelines on disk, to be merged into one
+ * listing of the store (store_list_text): a pipeline the store has no
+ * entry for, or an older version of, is listed in state "pending".  A
+ * pending entry names its assigned worker and says "waiting for worker
+ * K", with ": <reason>" added while the last cluster check found that
+ * worker unhealthy.  Without memory 'x' is empty.  pending_extra_free()
+ * releases the copy.
  */
-void pending_merge_json(json_t *array);
+void pending_extra(struct store_extra *x);
+void pending_extra_free(struct store_extra *x);
 
 /*
  * The pending entry of 'id', or NULL when the store's 'recorded' version

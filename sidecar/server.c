@@ -23,6 +23,7 @@
 #include "route.h"
 #include "server.h"
 #include "shipper.h"
+#include "textbuf.h"
 #include "token.h"
 
 /* A status report is JSON with a 64 KiB message at most, escaped. */
@@ -65,18 +66,17 @@ struct request {
     size_t body_len;
 };
 
-static enum MHD_Result server_send(struct MHD_Connection *c, int code,
-                                   json_t *body, const char *allow)
+/* Sends 'text' (JSON, NULL after a failure), which this takes over. */
+static enum MHD_Result server_send_text(struct MHD_Connection *c, int code,
+                                        char *text, size_t len,
+                                        const char *allow)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
     struct MHD_Response *r;
     enum MHD_Result ret;
 
-    json_decref(body);
     if (text == NULL)
         return MHD_NO;
-    r = MHD_create_response_from_buffer(strlen(text), text,
-                                        MHD_RESPMEM_MUST_FREE);
+    r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(text);
         return MHD_NO;
@@ -89,6 +89,15 @@ static enum MHD_Result server_send(struct MHD_Connection *c, int code,
     ret = MHD_queue_response(c, (unsigned)code, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static enum MHD_Result server_send(struct MHD_Connection *c, int code,
+                                   json_t *body, const char *allow)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+
+    json_decref(body);
+    return server_send_text(c, code, text, text ? strlen(text) : 0, allow);
 }
 
 /*
@@ -264,15 +273,25 @@ static enum MHD_Result server_metrics(struct server *srv,
 static enum MHD_Result server_status_list(struct server *srv,
                                           struct MHD_Connection *c)
 {
-    json_t *list = json_array();
+    struct textbuf body = {0};
+    struct store_extra extra;
+    json_t *list;
+    size_t len;
+    char *text;
 
-    if (srv->cfg.store != NULL) {
-        store_list_json(srv->cfg.store, list);
-        pending_merge_json(list);
-    } else {
+    if (srv->cfg.store == NULL) {
+        list = json_array();
         shipper_list_json(list);
+        return server_send(c, 200, json_pack("{s:o}", "pipelines", list), NULL);
     }
-    return server_send(c, 200, json_pack("{s:o}", "pipelines", list), NULL);
+    /* Built as text: a tree of 10,000 entries costs tens of ms. */
+    pending_extra(&extra);
+    textbuf_puts(&body, "{\"pipelines\":[");
+    store_list_text(srv->cfg.store, &extra, &body);
+    textbuf_puts(&body, "]}");
+    pending_extra_free(&extra);
+    text = textbuf_take(&body, &len);
+    return server_send_text(c, 200, text, len, NULL);
 }
 
 static enum MHD_Result

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "store.h"
 #include "strmap.h"
+#include "textbuf.h"
 #include "timeutil.h"
 
 #define STORE_STATUS_MAX (512 * 1024)
@@ -48,6 +49,14 @@ struct store_entry {
     int uploading; /* uploads of a newer version in flight */
     int64_t uploading_version;
     long uploading_worker;
+    /*
+     * The API's JSON text of the entry as recorded, rendered when first
+     * listed after a change: a listing then copies text instead of
+     * building and serializing a tree per entry.  NULL until rendered.
+     */
+    char *view;
+    size_t view_len;
+    size_t merged; /* during a listing: 1 + the extra item shown instead */
 };
 
 struct store {
@@ -132,6 +141,7 @@ static void store_entry_free(struct store_entry *e)
 {
     free(e->message);
     free(e->kept);
+    free(e->view);
     free(e);
 }
 
@@ -818,6 +828,9 @@ static int store_commit_entry(struct store *s, struct store_entry *e,
         if (old->kept != e->kept)
             free(old->kept);
         free(old->message);
+        /* 'old' shared the rendered text, which no longer holds. */
+        free(e->view);
+        e->view = NULL;
         return 0;
     }
     saved = errno;
@@ -1060,13 +1073,30 @@ int store_open_binary(struct store *s, const char *id, int64_t *version,
     return code;
 }
 
+/* Whether an upload in flight is what the API shows for 'e'. */
+static int store_shows_upload(const struct store_entry *e)
+{
+    return e->uploading > 0 && e->uploading_version >= e->version &&
+           !(e->uploading_version == e->version && e->state == STATE_SUCCESS);
+}
+
+/* Whether the API lists 'e' at all: a state recorded, or an upload. */
+static int store_shown(const struct store_entry *e)
+{
+    return e->updated_at[0] != '\0' || e->uploading > 0;
+}
+
+static int64_t store_shown_version(const struct store_entry *e)
+{
+    return store_shows_upload(e) ? e->uploading_version : e->version;
+}
+
 /* The API's view: an upload in flight shows as "uploading". */
 static json_t *store_view(const struct store_entry *e)
 {
     json_t *o = store_entry_encode(e, 0);
 
-    if (e->uploading > 0 && e->uploading_version >= e->version &&
-        !(e->uploading_version == e->version && e->state == STATE_SUCCESS)) {
+    if (store_shows_upload(e)) {
         json_object_set_new(o, "version", json_integer(e->uploading_version));
         json_object_set_new(o, "state", json_string("uploading"));
         json_object_set_new(o, "worker_id", json_integer(e->uploading_worker));
@@ -1081,7 +1111,7 @@ json_t *store_entry_json(struct store *s, const char *id, int64_t *version)
 
     pthread_mutex_lock(&s->lock);
     e = store_find(s, id);
-    if (e != NULL && (e->updated_at[0] || e->uploading > 0)) {
+    if (e != NULL && store_shown(e)) {
         o = store_view(e);
         if (version != NULL)
             *version = e->version;
@@ -1090,19 +1120,90 @@ json_t *store_entry_json(struct store *s, const char *id, int64_t *version)
     return o;
 }
 
-size_t store_list_json(struct store *s, json_t *array)
+/*
+ * Appends the API's text of 'e'.  An upload in flight changes from one
+ * listing to the next, so that view is rendered each time; the recorded
+ * one only after a change.
+ */
+static void store_append_entry(struct store_entry *e, struct textbuf *out)
+{
+    json_t *o;
+    char *text;
+
+    if (!store_shows_upload(e) && e->view != NULL) {
+        textbuf_add(out, e->view, e->view_len);
+        return;
+    }
+    o = store_view(e);
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (text == NULL) {
+        out->failed = 1;
+        return;
+    }
+    textbuf_puts(out, text);
+    if (store_shows_upload(e)) {
+        free(text);
+        return;
+    }
+    e->view = text;
+    e->view_len = strlen(text);
+}
+
+/* Marks each entry that an extra item of a newer version replaces. */
+static void store_mark_extra(struct store *s, const struct store_extra *x)
+{
+    for (size_t i = 0; i < x->count; i++) {
+        int64_t version;
+        const char *id = x->item(x->cls, i, &version);
+        struct store_entry *e = store_find(s, id);
+
+        if (e != NULL && store_shown(e) && store_shown_version(e) < version)
+            e->merged = i + 1;
+    }
+}
+
+/* Appends the extra items of ids that the store does not list. */
+static size_t store_append_extra(struct store *s, const struct store_extra *x,
+                                 size_t n, struct textbuf *out)
+{
+    for (size_t i = 0; i < x->count; i++) {
+        int64_t version;
+        const char *id = x->item(x->cls, i, &version);
+        struct store_entry *e = store_find(s, id);
+
+        if (e != NULL && store_shown(e))
+            continue;
+        if (n++ > 0)
+            textbuf_add(out, ",", 1);
+        x->append(x->cls, i, out);
+    }
+    return n;
+}
+
+size_t store_list_text(struct store *s, const struct store_extra *extra,
+                       struct textbuf *out)
 {
     size_t n = 0;
 
     pthread_mutex_lock(&s->lock);
+    if (extra != NULL)
+        store_mark_extra(s, extra);
     for (size_t i = 0; i < s->count; i++) {
         struct store_entry *e = s->entries[i];
 
-        if (!e->updated_at[0] && e->uploading == 0)
+        if (!store_shown(e))
             continue;
-        json_array_append_new(array, store_view(e));
-        n++;
+        if (n++ > 0)
+            textbuf_add(out, ",", 1);
+        if (e->merged > 0)
+            extra->append(extra->cls, e->merged - 1, out);
+        else
+            store_append_entry(e, out);
+        e->merged = 0;
     }
+    if (extra != NULL)
+        n = store_append_extra(s, extra, n, out);
     pthread_mutex_unlock(&s->lock);
     return n;
 }

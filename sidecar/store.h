@@ -97,8 +97,30 @@ int store_open_binary(struct store *s, const char *id, int64_t *version,
  */
 json_t *store_entry_json(struct store *s, const char *id, int64_t *version);
 
-/* Appends every entry to 'array'; returns how many. */
-size_t store_list_json(struct store *s, json_t *array);
+struct textbuf;
+
+/*
+ * Items from elsewhere merged into the status list: the pipelines that
+ * no worker has reported yet.  An item is listed instead of the store's
+ * entry of its id when the store has none or shows an older version.
+ */
+struct store_extra {
+    size_t count;
+    void *cls;
+    /* The id of item i; its version in *version. */
+    const char *(*item)(void *cls, size_t i, int64_t *version);
+    /* Appends item i as JSON text.  Called under the store's lock: it
+     * must not call into the store. */
+    void (*append)(void *cls, size_t i, struct textbuf *out);
+};
+
+/*
+ * Appends every listed entry as JSON text, comma-separated, merged with
+ * 'extra' (NULL for none), to 'out'; returns how many.  Each entry's
+ * text is rendered once per change, so a listing mostly copies.
+ */
+size_t store_list_text(struct store *s, const struct store_extra *extra,
+                       struct textbuf *out);
 
 /*
  * Removes temporaries left by uploads that died; those of uploads in

@@ -14,6 +14,7 @@
 #include "hash.h"
 #include "log.h"
 #include "store.h"
+#include "textbuf.h"
 
 struct fixture {
     char dir[64];
@@ -241,6 +242,173 @@ static void test_reports(void **state)
     assert_int_equal(upload(f, "11", 1, "built"), 409);
 }
 
+/* ---- the status list, as text ---------------------------------------- */
+
+struct extra_item {
+    const char *id;
+    int64_t version;
+};
+
+static const char *extra_item(void *cls, size_t i, int64_t *version)
+{
+    const struct extra_item *items = cls;
+
+    *version = items[i].version;
+    return items[i].id;
+}
+
+static void extra_append(void *cls, size_t i, struct textbuf *out)
+{
+    const struct extra_item *items = cls;
+    char text[96];
+
+    snprintf(text, sizeof(text),
+             "{\"pipeline_id\":\"%s\",\"version\":%lld,"
+             "\"state\":\"pending\"}",
+             items[i].id, (long long)items[i].version);
+    textbuf_puts(out, text);
+}
+
+/* The listing, parsed; 'n' gets what store_list_text() returned. */
+static json_t *list(struct fixture *f, struct extra_item *items, size_t count,
+                    size_t *n)
+{
+    struct store_extra x = {.count = count,
+                            .cls = items,
+                            .item = extra_item,
+                            .append = extra_append};
+    struct textbuf b = {0};
+    json_error_t jerr;
+    size_t len;
+    char *text;
+    json_t *o;
+
+    textbuf_puts(&b, "[");
+    *n = store_list_text(f->s, items ? &x : NULL, &b);
+    textbuf_puts(&b, "]");
+    text = textbuf_take(&b, &len);
+    assert_non_null(text);
+    o = json_loadb(text, len, 0, &jerr);
+    free(text);
+    assert_non_null(o);
+    assert_int_equal(json_array_size(o), *n);
+    return o;
+}
+
+static const char *listed_id(json_t *entry)
+{
+    return json_string_value(json_object_get(entry, "pipeline_id"));
+}
+
+/* The listed entry of 'id', whose field 'k' must be 'want'. */
+static void assert_listed(json_t *l, const char *id, const char *k,
+                          const char *want)
+{
+    json_t *e;
+    size_t i;
+
+    json_array_foreach(l, i, e)
+    {
+        json_t *v;
+        char got[64];
+
+        if (strcmp(listed_id(e), id) != 0)
+            continue;
+        v = json_object_get(e, k);
+        if (json_is_integer(v))
+            snprintf(got, sizeof(got), "%lld",
+                     (long long)json_integer_value(v));
+        else
+            snprintf(got, sizeof(got), "%s", json_string_value(v));
+        assert_string_equal(got, want);
+        return;
+    }
+    fail_msg("'%s' is not listed", id);
+}
+
+/* Each listed entry is exactly what GET /v1/status/{id} shows. */
+static void assert_list_matches_entries(struct fixture *f, json_t *l)
+{
+    json_t *e;
+    size_t i;
+
+    json_array_foreach(l, i, e)
+    {
+        json_t *one = store_entry_json(f->s, listed_id(e), NULL);
+
+        assert_true(json_equal(e, one));
+        json_decref(one);
+    }
+}
+
+static void test_list_text(void **state)
+{
+    struct fixture *f = *state;
+    char hex[HASH_HEX_LEN];
+    struct store_upload *up;
+    size_t n;
+    json_t *l;
+
+    assert_int_equal(upload(f, "20", 1, "one"), 201);
+    assert_int_equal(store_report(f->s, "21", 3, STATE_COMPILE_ERROR, 1,
+                                  "error: \"quoted\"\n", f->err,
+                                  sizeof(f->err)),
+                     200);
+    l = list(f, NULL, 0, &n);
+    assert_int_equal(n, 2);
+    assert_list_matches_entries(f, l);
+    assert_listed(l, "21", "message", "error: \"quoted\"\n");
+    json_decref(l);
+
+    /* A change after a listing shows in the next one. */
+    assert_int_equal(upload(f, "21", 4, "four"), 201);
+    hex_of("two", hex);
+    assert_int_equal(store_upload_begin(f->s, "20", 2, 3, hex, 1, &up, f->err,
+                                        sizeof(f->err)),
+                     0);
+    l = list(f, NULL, 0, &n);
+    assert_list_matches_entries(f, l);
+    assert_listed(l, "21", "state", "success");
+    assert_listed(l, "21", "version", "4");
+    assert_listed(l, "20", "state", "uploading");
+    assert_listed(l, "20", "version", "2");
+    json_decref(l);
+    store_upload_abort(up);
+    l = list(f, NULL, 0, &n);
+    assert_listed(l, "20", "state", "success");
+    assert_listed(l, "20", "version", "1");
+    json_decref(l);
+}
+
+static void test_list_merges_extra(void **state)
+{
+    struct fixture *f = *state;
+    struct extra_item items[] = {
+        {"30", 2}, /* newer than the store's: replaces it */
+        {"31", 1}, /* as old as the store's: the store's stays */
+        {"32", 5}, /* unknown to the store: appended */
+    };
+    size_t n;
+    json_t *l;
+
+    assert_int_equal(upload(f, "30", 1, "a"), 201);
+    assert_int_equal(upload(f, "31", 1, "b"), 201);
+    l = list(f, items, 3, &n);
+    assert_int_equal(n, 3);
+    assert_listed(l, "30", "state", "pending");
+    assert_listed(l, "30", "version", "2");
+    assert_listed(l, "31", "state", "success");
+    assert_listed(l, "32", "state", "pending");
+    assert_string_equal(listed_id(json_array_get(l, 0)), "30");
+    json_decref(l);
+
+    /* The store's entry is back once it catches up. */
+    assert_int_equal(upload(f, "30", 2, "a2"), 201);
+    l = list(f, items, 3, &n);
+    assert_listed(l, "30", "state", "success");
+    json_decref(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +420,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_gc_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_merges_extra, setup,
+                                        teardown),
     };
 
     log_init("test_store");
