@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,7 +339,8 @@ static int poll_timeout(const struct loop *l, int64_t now)
     return wait > INT_MAX ? INT_MAX : (int)wait;
 }
 
-static void wait_events(struct loop *l)
+/* Returns 0, or -1 when poll(2) itself fails and the loop cannot go on. */
+static int wait_events(struct loop *l)
 {
     struct pollfd fds[2] = {
         {.fd = l->sigfd, .events = POLLIN},
@@ -347,14 +349,25 @@ static void wait_events(struct loop *l)
     int64_t now = timeutil_mono_ms();
 
     if (poll(fds, 2, poll_timeout(l, now)) < 0 && errno != EINTR) {
-        log_error("poll failed", "error=\"%s\"", strerror(errno));
-        exit(1);
+        log_error("cannot wait for events", "error=\"%s\"", strerror(errno));
+        return -1;
     }
     if (fds[0].revents & POLLIN)
         on_signals(l);
     if ((fds[1].revents & POLLIN) && pipewatch_read(l->watch) &&
         l->rescan_at == 0)
         l->rescan_at = timeutil_mono_ms() + DEBOUNCE_MS;
+    return 0;
+}
+
+/* Kills what still builds, then stops the cache server and frees all. */
+static void finish(struct loop *l, bool abort)
+{
+    if (abort)
+        sched_abort(l->sched);
+    compcache_stop(l->cache, l->cachedir);
+    sched_free(l->sched);
+    pipewatch_close(l->watch);
 }
 
 int main(int argc, char **argv)
@@ -369,22 +382,20 @@ int main(int argc, char **argv)
         int64_t now = timeutil_mono_ms();
 
         heartbeat(&l, now);
-        if (!l.stopping && fleet_check(&l.fleet) < 0) {
-            sched_abort(l.sched);
-            compcache_stop(l.cache, l.cachedir);
-            sched_free(l.sched);
-            pipewatch_close(l.watch);
-            return 1;
-        }
+        if (!l.stopping && fleet_check(&l.fleet) < 0)
+            goto out_abort;
         maybe_rescan(&l, now);
         sched_tick(l.sched);
         if (l.stopping && sched_running(l.sched) == 0)
             break;
-        wait_events(&l);
+        if (wait_events(&l) < 0)
+            goto out_abort;
     }
-    compcache_stop(l.cache, l.cachedir);
+    finish(&l, false);
     log_info("builder stopped", NULL);
-    sched_free(l.sched);
-    pipewatch_close(l.watch);
     return 0;
+
+out_abort:
+    finish(&l, true);
+    return 1;
 }

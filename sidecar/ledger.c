@@ -287,10 +287,13 @@ int ledger_flush(void)
 {
     int rc = 0;
 
+    /* A failed fsync leaves the flag set, so the next flush tries again
+     * and nothing is trimmed on the strength of an unsynced record. */
     if (ledger_dirty) {
         if (ledger_fsync("done") < 0 || ledger_fsync("ready") < 0)
             rc = -1;
-        ledger_dirty = false;
+        else
+            ledger_dirty = false;
     }
     /* Only once its record is durable may an artifact go: a crash must
      * not leave a manifest in ready/ whose binary is gone. */

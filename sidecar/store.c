@@ -750,6 +750,7 @@ void store_upload_abort(struct store_upload *up)
 static int store_verify(struct store_upload *up, char *err, size_t errsize)
 {
     char hex[HASH_HEX_LEN];
+    int rc;
 
     if (up->received != up->length)
         return store_reply(err, errsize, 422,
@@ -763,6 +764,14 @@ static int store_verify(struct store_upload *up, char *err, size_t errsize)
     if (fsync(up->fd) < 0)
         return store_reply(err, errsize, store_errno_code(errno),
                            "cannot fsync binary: %s", strerror(errno));
+
+    /* Some filesystems report a failed write only at close: checked
+     * before the rename, not after. */
+    rc = close(up->fd);
+    up->fd = -1;
+    if (rc < 0)
+        return store_reply(err, errsize, store_errno_code(errno),
+                           "cannot close binary: %s", strerror(errno));
     crashpoint("store-verified");
     return 0;
 }
