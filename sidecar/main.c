@@ -137,12 +137,27 @@ static void check_options(void)
         config_die(PROG, "--store is required on worker 0 (the leader)");
     if (fleet.worker_id != 0 && opt.leader == NULL)
         config_die(PROG, "--leader is required on worker %ld", fleet.worker_id);
-    if (fleet.worker_id == 0 && opt.token_file == NULL && !opt.insecure_no_auth)
-        config_die(PROG, "the leader needs --token-file (or "
-                         "--insecure-no-auth to accept anyone's uploads)");
     if (opt.token_file != NULL && token_init(opt.token_file) < 0)
         config_die(PROG, "cannot read token file '%s': %s", opt.token_file,
                    strerror(errno));
+}
+
+/*
+ * Without a token the leader still serves reads and installs its own
+ * results, but every upload and status report from elsewhere is
+ * refused (401): said at start, since it is rarely what was meant.
+ */
+static void warn_auth(void)
+{
+    if (opt.insecure_no_auth && store != NULL)
+        log_warn("accepting uploads and reports without a token",
+                 "flag=--insecure-no-auth");
+    else if (opt.token_file == NULL && store != NULL)
+        log_warn("no token: uploads and reports from workers are refused",
+                 "hint=--token-file");
+    else if (opt.token_file == NULL)
+        log_warn("no token: the leader will refuse this worker's uploads",
+                 "hint=--token-file");
 }
 
 static void resolve_fleet(void)
@@ -336,6 +351,7 @@ int main(int argc, char **argv)
     if (fleet.worker_id == 0)
         open_leader();
     start_parts();
+    warn_auth();
     log_info("sidecar started", "worker=%ld workers=%ld role=%s",
              fleet.worker_id, fleet.workers, store ? "leader" : "worker");
 

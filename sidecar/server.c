@@ -631,6 +631,11 @@ static bool server_answer_early(struct MHD_Connection *c)
     return len < 0 || len > SERVER_DRAIN_MAX;
 }
 
+static bool server_is_write(const struct route *rt)
+{
+    return rt->kind == ROUTE_BINARY_PUT || rt->kind == ROUTE_STATUS_PUT;
+}
+
 static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
                                      const char *url, const char *method,
                                      const char *version,
@@ -648,19 +653,23 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
         *ctx = req;
         atomic_fetch_add(&metrics.http_requests, 1);
         route_match(method, url, &req->route);
-        if (req->route.kind != ROUTE_BINARY_PUT &&
-            req->route.kind != ROUTE_STATUS_PUT)
-            return server_read(srv, c, &req->route);
+        /* A read is answered on the next call: libmicrohttpd closes the
+         * connection after any answer queued on the first one. */
+        if (!server_is_write(&req->route))
+            return MHD_YES;
         server_write_begin(srv, c, req);
         if (req->code != 0 && server_answer_early(c))
             return server_write_end(srv, c, req);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        server_write_data(req, upload_data, *upload_data_size);
+        if (server_is_write(&req->route))
+            server_write_data(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (!server_is_write(&req->route))
+        return server_read(srv, c, &req->route);
     return server_write_end(srv, c, req);
 }
 

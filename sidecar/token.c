@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -114,8 +115,9 @@ bool token_check(const char *authorization)
     static const char prefix[] = "Bearer ";
     bool ok = false;
 
+    /* The scheme is case-insensitive (RFC 7235); the token is not. */
     if (authorization == NULL ||
-        strncmp(authorization, prefix, sizeof(prefix) - 1) != 0)
+        strncasecmp(authorization, prefix, sizeof(prefix) - 1) != 0)
         return false;
     authorization += sizeof(prefix) - 1;
 

@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# The bearer token: a leader refuses to start without one (exit 2)
-# unless told --insecure-no-auth; the token file is re-read when it
-# changes, so a rotation needs no restart (the old token is refused, the
-# new one accepted); reads need no token; the token is never logged.
+# The bearer token: a leader started without one serves reads but
+# refuses every write (401), and says so at start; --insecure-no-auth
+# takes writes from anyone; the token file is re-read when it changes,
+# so a rotation needs no restart (the old token is refused, the new one
+# accepted); reads need no token; the token is never logged.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/leader_lib.sh"
 t_init leader_token
 
 mkdir -p "$T_DIR/out0"
-"$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
-    --listen "127.0.0.1:$(l_port)" >"$T_DIR/notoken.out" 2>&1
-t_check "no token: exit 2" [ $? -eq 2 ]
-t_check "with a one-line reason" \
-    grep -q '^sidecar: the leader needs --token-file' "$T_DIR/notoken.out"
+l_file "$T_DIR/a" 4
+port=$(l_port)
+t_sidecar notoken "$port" --watch "$T_DIR/out0" --worker-id 0 \
+    --store "$T_DIR/s1"
+L_URL=http://127.0.0.1:$port
+l_expect "no token: an upload is refused" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "X-Content-Xxh128: $(l_hash "$T_DIR/a")" "$L_URL/v1/binaries/1/1"
+l_expect "so is one with any bearer token" 401 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: Bearer x" -H "X-Content-Xxh128: $(l_hash "$T_DIR/a")" \
+    "$L_URL/v1/binaries/1/1"
+l_expect "and a status report" 401 l_curl -X PUT \
+    -d '{"state":"compiling","worker_id":0}' "$L_URL/v1/status/1/1"
+l_expect "reads are served" 200 l_curl "$L_URL/v1/status"
+t_check "the start says writes are refused" \
+    grep -q 'msg="no token: uploads and reports from workers are refused"' \
+    "$T_DIR/notoken.log"
+t_check "nothing was installed" \
+    eval '[ -z "$(ls -A "$T_DIR/s1/binaries")" ]'
+kill "$PID_notoken"
+
 "$BIN/sidecar" --watch "$T_DIR/out0" --worker-id 0 --store "$T_DIR/s2" \
     --token-file "$T_DIR/missing" --listen "127.0.0.1:$(l_port)" \
     >"$T_DIR/missing.out" 2>&1
@@ -23,7 +39,6 @@ t_check "an unreadable token file: exit 2" [ $? -eq 2 ]
     >"$T_DIR/empty.out" 2>&1
 t_check "an empty token file: exit 2" [ $? -eq 2 ]
 
-l_file "$T_DIR/a" 4
 port=$(l_port)
 t_sidecar open "$port" --watch "$T_DIR/out0" --worker-id 0 \
     --store "$T_DIR/s3" --insecure-no-auth
@@ -31,6 +46,8 @@ L_URL=http://127.0.0.1:$port
 l_expect "--insecure-no-auth takes uploads without a token" 201 \
     l_curl -X PUT -T "$T_DIR/a" -H "X-Content-Xxh128: $(l_hash "$T_DIR/a")" \
     "$L_URL/v1/binaries/1/1"
+t_check "and warns at start" grep -q 'flag=--insecure-no-auth' \
+    "$T_DIR/open.log"
 kill "$PID_open"
 
 l_leader leader "$(l_port)"
@@ -42,6 +59,9 @@ l_expect "a token's prefix" 401 l_curl -X PUT -T "$T_DIR/a" \
     -H "Authorization: Bearer ${T_TOKEN:0:10}" "$L_URL/v1/binaries/1/2"
 l_expect "the token and more" 401 l_curl -X PUT -T "$T_DIR/a" \
     -H "Authorization: Bearer ${T_TOKEN}x" "$L_URL/v1/binaries/1/2"
+l_expect "the scheme in lower case" 201 l_curl -X PUT -T "$T_DIR/a" \
+    -H "Authorization: bearer $T_TOKEN" \
+    -H "X-Content-Xxh128: $(l_hash "$T_DIR/a")" "$L_URL/v1/binaries/2/1"
 l_expect "another scheme" 401 l_curl -X PUT -T "$T_DIR/a" \
     -H "Authorization: Basic $T_TOKEN" "$L_URL/v1/binaries/1/2"
 l_expect "status reports need it too" 401 l_curl -X PUT \
