@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -115,6 +116,23 @@ static const struct config_opt options[] = {
 static struct fleet fleet;
 static struct store *store;
 static struct server *server;
+
+/* Addresses and files named by flags, checked before anything starts. */
+static void check_addresses(void)
+{
+    struct sockaddr_storage addr;
+    unsigned len;
+
+    if (server_parse_listen(opt.listen, &addr, &len) < 0)
+        config_die(PROG, "--listen: '%s' is not [ADDR:]PORT", opt.listen);
+    if (opt.leader != NULL && strncmp(opt.leader, "http://", 7) != 0 &&
+        strncmp(opt.leader, "https://", 8) != 0)
+        config_die(PROG, "--leader: '%s' is not an http:// or https:// URL",
+                   opt.leader);
+    if (opt.ca_file != NULL && access(opt.ca_file, R_OK) < 0)
+        config_die(PROG, "cannot read --ca-file '%s': %s", opt.ca_file,
+                   strerror(errno));
+}
 
 static void check_options(void)
 {
@@ -342,6 +360,7 @@ int main(int argc, char **argv)
                  "Watches the shared volume and ships each result to "
                  "the leader; on worker 0, receives and installs.",
                  options, NOPTIONS, argc, argv);
+    check_addresses();
     resolve_fleet();
     check_options();
     raise_fd_limit();

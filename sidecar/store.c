@@ -25,7 +25,8 @@
 /* Writeback is started every this many bytes, overlapping the receipt. */
 #define STORE_FLUSH_WINDOW (8 * 1024 * 1024)
 /* Kept free beyond an upload's length, for status files and the rest. */
-#define STORE_RESERVE (16 * 1024 * 1024)
+#define STORE_MARGIN_MIN (64 * 1024)
+#define STORE_MARGIN_MAX (16 * 1024 * 1024)
 /* "<id>@<version>.<xxh128>" and its NUL. */
 #define STORE_NAME_MAX (IDENT_NAME_MAX + HASH_HEX_LEN)
 
@@ -535,21 +536,42 @@ static int store_errno_code(int e)
     return e == ENOSPC || e == EDQUOT ? 507 : 500;
 }
 
+/*
+ * The same bytes of the same version are installed: the current one, or
+ * an older one still kept (a worker that lost the answer to its upload
+ * and sent it again after a newer version landed is told it is done).
+ */
 static int store_is_identical(const struct store_entry *e, int64_t version,
                               const char *xxh)
 {
-    return e != NULL && e->version == version && e->state == STATE_SUCCESS &&
-           strcmp(e->xxh, xxh) == 0;
+    if (e == NULL)
+        return 0;
+    if (e->version == version)
+        return e->state == STATE_SUCCESS && strcmp(e->xxh, xxh) == 0;
+    return version < e->version && store_kept_index(e, version, xxh) >= 0;
 }
 
-static int store_space_ok(struct store *s, int64_t length)
+/*
+ * Room for 'length' bytes and a margin for the status files: 1/64 of
+ * the filesystem, between 64 KiB and 16 MiB, so that a small volume is
+ * still usable and a large one never fills to its last block.  Sets
+ * *avail to the bytes free.
+ */
+static int store_space_ok(struct store *s, int64_t length, uint64_t *avail)
 {
     struct statvfs vfs;
+    uint64_t margin;
 
+    *avail = 0;
     if (fstatvfs(s->tmpfd, &vfs) < 0)
         return 1;
-    return (uint64_t)vfs.f_bavail * vfs.f_frsize >=
-           (uint64_t)length + STORE_RESERVE;
+    *avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    margin = (uint64_t)vfs.f_blocks * vfs.f_frsize / 64;
+    if (margin < STORE_MARGIN_MIN)
+        margin = STORE_MARGIN_MIN;
+    if (margin > STORE_MARGIN_MAX)
+        margin = STORE_MARGIN_MAX;
+    return *avail >= (uint64_t)length + margin;
 }
 
 /* Header checks, under the lock: identical, older, too big, no room. */
@@ -558,6 +580,7 @@ static int store_admit(struct store *s, const char *id, int64_t version,
                        size_t errsize)
 {
     struct store_entry *e = store_find(s, id);
+    uint64_t avail;
 
     if (store_is_identical(e, version, xxh))
         return store_reply(err, errsize, 200, "already installed");
@@ -569,10 +592,11 @@ static int store_admit(struct store *s, const char *id, int64_t version,
         return store_reply(
             err, errsize, 413, "binary of %lld bytes exceeds the limit of %lld",
             (long long)length, (long long)s->cfg.max_binary_bytes);
-    if (!store_space_ok(s, length))
+    if (!store_space_ok(s, length, &avail))
         return store_reply(err, errsize, 507,
-                           "not enough space in the store for %lld bytes",
-                           (long long)length);
+                           "not enough space in the store: %lld bytes "
+                           "needed, %llu free",
+                           (long long)length, (unsigned long long)avail);
     return 0;
 }
 

@@ -51,7 +51,9 @@ t_check "405 says what is allowed" \
     [ "$(l_header Allow)" = "GET, HEAD, PUT" ]
 
 l_expect "version 2" 201 l_put 7 2 "$T_DIR/b"
-l_expect "version 1 after 2" 409 l_put 7 1 "$T_DIR/b"
+l_expect "other bytes of version 1 after 2" 409 l_put 7 1 "$T_DIR/b"
+l_expect "the identical version 1, still kept, after 2" 200 \
+    l_put 7 1 "$T_DIR/a"
 l_expect "no Content-Length (chunked)" 411 l_put 7 3 "$T_DIR/b" \
     -H 'Transfer-Encoding: chunked'
 
@@ -124,8 +126,8 @@ metrics=$(curl -s "$L_URL/metrics")
 metric() { awk -v k="$1" '$1 == k {print $2}' <<<"$metrics"; }
 t_check "metrics: two installs" \
     [ "$(metric 'binrelay_installs_total{result="created"}')" = 2 ]
-t_check "metrics: two identical" \
-    [ "$(metric 'binrelay_installs_total{result="identical"}')" = 2 ]
+t_check "metrics: three identical" \
+    [ "$(metric 'binrelay_installs_total{result="identical"}')" = 3 ]
 t_check "metrics: installed bytes" \
     [ "$(metric binrelay_install_bytes_total)" = 131072 ]
 failed='binrelay_install_failures_total{reason="mismatch",code="422"}'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A full store: on a 64 MiB tmpfs, an upload that does not fit gets 507
+# A full store: on a 1 MiB tmpfs a 512 KiB upload still fits; on a
+# 64 MiB tmpfs, an upload that does not fit gets 507
 # before its body, two that fit only one at a time get one 201 and one
 # 507, and no partial file stays either way.  /healthz?check_storage=true
 # answers 503 once the store is 95% full, and 200 again when it is not.
@@ -11,15 +12,26 @@ t_require_root
 mkdir -p "$T_DIR/store"
 mount -t tmpfs -o size=64m tmpfs "$T_DIR/store" ||
     t_skip "cannot mount a tmpfs here (no CAP_SYS_ADMIN?)"
-trap 't_cleanup; umount -l "$T_DIR/store"' EXIT
+mkdir -p "$T_DIR/small"
+mount -t tmpfs -o size=1m tmpfs "$T_DIR/small" ||
+    t_skip "cannot mount a tmpfs here (no CAP_SYS_ADMIN?)"
+trap 't_cleanup; umount -l "$T_DIR/store" "$T_DIR/small"' EXIT
+
+l_leader small "$(l_port)" --store "$T_DIR/small"
+head -c $((512 << 10)) /dev/urandom >"$T_DIR/half"
+l_expect "512 KiB into a 1 MiB store" 201 l_put 9 1 "$T_DIR/half"
+l_expect "but not 1 MiB more" 507 l_put 9 2 "$T_DIR/half" \
+    -H 'Expect: 100-continue'
+t_check "the refusal says how much is free" grep -q 'free' "$T_DIR/body"
+kill "$PID_small"
 
 l_leader leader "$(l_port)"
 head -c $((30 << 20)) /dev/urandom >"$T_DIR/a"
-head -c $((30 << 20)) /dev/urandom >"$T_DIR/b"
-head -c $((16 << 20)) /dev/urandom >"$T_DIR/c"
+head -c $((40 << 20)) /dev/urandom >"$T_DIR/b"
+head -c $((17 << 20)) /dev/urandom >"$T_DIR/c"
 l_expect "30 MiB into 64 MiB" 201 l_put 1 1 "$T_DIR/a"
 start=$(date +%s%N)
-l_expect "30 MiB more does not fit" 507 l_put 1 2 "$T_DIR/b" \
+l_expect "40 MiB more does not fit" 507 l_put 1 2 "$T_DIR/b" \
     -H 'Expect: 100-continue' -w '%{http_code}'
 t_check "refused before the body" \
     [ $((($(date +%s%N) - start) / 1000000)) -lt 900 ]
@@ -30,8 +42,8 @@ l_expect "the same without waiting for 100 Continue" 507 \
     l_put 1 2 "$T_DIR/b" -H 'Expect:'
 t_check "no partial file" [ -z "$(ls -A "$T_DIR/store/tmp")" ]
 
-# About 34 MiB free: each 16 MiB upload fits (with the 16 MiB reserve
-# the store keeps) only while the other has not taken its space.
+# About 34 MiB free: each 17 MiB upload fits (with the 1 MiB margin the
+# store keeps on 64 MiB) only while the other has not taken its space.
 l_put 2 1 "$T_DIR/c" >"$T_DIR/code.2" &
 p=$!
 l_put 3 1 "$T_DIR/c" >"$T_DIR/code.3"
