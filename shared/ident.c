@@ -31,27 +31,56 @@ static bool ident_is_uuid(const char *id)
     return id[36] == '\0';
 }
 
-/* Decimal ids fit an int64: at most 19 digits, below 2^63. */
-static bool ident_is_decimal(const char *id, uint64_t *value)
+/*
+ * A decimal id is 1 to IDENT_ID_MAX digits and nothing else: no sign,
+ * no space.  Leading zeros are kept, so "007" and "7" are two ids (with
+ * the same hash); its value may exceed any C integer.
+ */
+static bool ident_is_decimal(const char *id)
 {
-    uint64_t v = 0;
     size_t n = 0;
 
     for (; id[n] != '\0'; n++) {
-        if (id[n] < '0' || id[n] > '9' || n >= 19)
+        if (id[n] < '0' || id[n] > '9' || n >= IDENT_ID_MAX)
             return false;
-        v = v * 10 + (uint64_t)(id[n] - '0');
     }
-    if (n == 0 || v > INT64_MAX)
-        return false;
-    if (value != NULL)
-        *value = v;
-    return true;
+    return n > 0;
+}
+
+/*
+ * The decimal id's value modulo 'n', one digit at a time:
+ * (10 r + d) mod n needs no more than 128 bits for any 64-bit n.
+ */
+static uint64_t ident_decimal_mod(const char *id, uint64_t n)
+{
+    unsigned __int128 r = 0;
+
+    for (; *id != '\0'; id++)
+        r = (r * 10 + (unsigned)(*id - '0')) % n;
+    return (uint64_t)r;
+}
+
+/* The decimal id's value, or -1 with ERANGE above UINT64_MAX. */
+static int ident_decimal_value(const char *id, uint64_t *value)
+{
+    uint64_t v = 0;
+
+    for (; *id != '\0'; id++) {
+        unsigned d = (unsigned)(*id - '0');
+
+        if (v > (UINT64_MAX - d) / 10) {
+            errno = ERANGE;
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    *value = v;
+    return 0;
 }
 
 bool ident_valid(const char *id)
 {
-    return ident_is_decimal(id, NULL) || ident_is_uuid(id);
+    return ident_is_decimal(id) || ident_is_uuid(id);
 }
 
 static uint64_t ident_uuid_hash(const char *id)
@@ -78,8 +107,8 @@ static uint64_t ident_uuid_hash(const char *id)
 
 int ident_hash(const char *id, uint64_t *hash)
 {
-    if (ident_is_decimal(id, hash))
-        return 0;
+    if (ident_is_decimal(id))
+        return ident_decimal_value(id, hash);
     if (ident_is_uuid(id)) {
         *hash = ident_uuid_hash(id);
         return 0;
@@ -88,13 +117,31 @@ int ident_hash(const char *id, uint64_t *hash)
     return -1;
 }
 
+int ident_hash_mod(const char *id, uint64_t n, uint64_t *rem)
+{
+    if (n == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ident_is_decimal(id)) {
+        *rem = ident_decimal_mod(id, n);
+        return 0;
+    }
+    if (ident_is_uuid(id)) {
+        *rem = ident_uuid_hash(id) % n;
+        return 0;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
 int ident_worker(const char *id, long workers)
 {
-    uint64_t hash;
+    uint64_t k;
 
-    if (workers < 1 || ident_hash(id, &hash) < 0)
+    if (workers < 1 || ident_hash_mod(id, (uint64_t)workers, &k) < 0)
         return -1;
-    return (int)(hash % (uint64_t)workers);
+    return (int)k;
 }
 
 int ident_parse_version(const char *s, size_t len, int64_t *version)
@@ -142,9 +189,15 @@ void ident_format_name(char *buf, const char *id, int64_t version)
 long ident_ordinal(const char *hostname)
 {
     const char *dash = strrchr(hostname, '-');
-    uint64_t n;
+    long n = 0;
 
-    if (dash == NULL || !ident_is_decimal(dash + 1, &n) || n > 1000000)
+    /* Up to 7 digits: no StatefulSet comes near a million pods. */
+    if (dash == NULL || dash[1] == '\0' || strlen(dash + 1) > 7)
         return -1;
-    return (long)n;
+    for (const char *p = dash + 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    return n > 1000000 ? -1 : n;
 }

@@ -6,23 +6,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest valid id: a UUID is 36, a decimal id at most 19 digits. */
+/* Longest valid id: a UUID is 36 characters, a decimal id 1 to 36 digits. */
 #define IDENT_ID_MAX 36
 /* "<id>@<version>" with room for a NUL. */
 #define IDENT_NAME_MAX (IDENT_ID_MAX + 1 + 20 + 1)
 
-/* True for a canonical UUID (8-4-4-4-12 hex digits) or a decimal id. */
+/*
+ * True for a canonical UUID (8-4-4-4-12 hex digits, either case) or a
+ * decimal id: 1 to IDENT_ID_MAX digits with no sign or space, of any
+ * value.  Leading zeros are part of the id: "007" and "7" are distinct
+ * ids, both with hash 7.
+ */
 bool ident_valid(const char *id);
 
 /*
  * The assignment hash: the id itself for decimal ids; for a UUID, its
  * first 16 hex digits read as a big-endian signed 64-bit integer, made
  * non-negative by absolute value.  Returns 0 and sets *hash, or -1 with
- * errno EINVAL for an invalid id.
+ * errno EINVAL for an invalid id, ERANGE for a decimal id above
+ * UINT64_MAX (whose hash ident_hash_mod() still reduces exactly).
  */
 int ident_hash(const char *id, uint64_t *hash);
 
-/* The worker that builds 'id' in a fleet of 'workers'; -1 if invalid. */
+/*
+ * hash(id) % n, exact for every valid id, decimal ids of 36 digits
+ * included.  Returns 0 and sets *rem, or -1 with errno EINVAL for an
+ * invalid id or n == 0.
+ */
+int ident_hash_mod(const char *id, uint64_t n, uint64_t *rem);
+
+/*
+ * The worker that builds 'id' in a fleet of 'workers': hash(id) %
+ * workers.  Returns it, or -1 for an invalid id or workers < 1.
+ */
 int ident_worker(const char *id, long workers);
 
 /*

@@ -89,6 +89,13 @@ b_worker() {
         fi
         [ "$x" -ge 0 ] || x=$((-x))
         echo $((x % n)) ;;
-    *) echo $((10#$id % n)) ;;
+    *)
+        # Digit by digit, so that ids past 2^63 need no big integers.
+        x=0
+        while [ -n "$id" ]; do
+            x=$(((x * 10 + ${id:0:1}) % n))
+            id=${id:1}
+        done
+        echo "$x" ;;
     esac
 }

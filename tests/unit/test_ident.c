@@ -1,4 +1,5 @@
 /* test_ident.c - ids, versions, names and the assignment rule. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,11 @@ static void test_valid_ids(void **state)
     assert_true(ident_valid("0"));
     assert_true(ident_valid("42"));
     assert_true(ident_valid("9223372036854775807"));
+    assert_true(ident_valid("9223372036854775808"));
+    assert_true(ident_valid("99999999999999999999999"));
+    /* 36 digits, as long as a UUID. */
+    assert_true(ident_valid("123456789012345678901234567890123456"));
+    assert_true(ident_valid("007"));
     assert_true(ident_valid("0192c3a4-5b6d-7e8f-9a0b-1c2d3e4f5a6b"));
     assert_true(ident_valid("0192C3A4-5B6D-7E8F-9A0B-1C2D3E4F5A6B"));
 }
@@ -28,7 +34,12 @@ static void test_invalid_ids(void **state)
     big[sizeof(big) - 1] = '\0';
     assert_false(ident_valid(""));
     assert_false(ident_valid("-1"));
-    assert_false(ident_valid("9223372036854775808"));
+    assert_false(ident_valid("+1"));
+    assert_false(ident_valid(" 1"));
+    assert_false(ident_valid("1 "));
+    assert_false(ident_valid("1 2"));
+    /* 37 digits: longer than any id. */
+    assert_false(ident_valid("1234567890123456789012345678901234567"));
     assert_false(ident_valid("12a"));
     assert_false(ident_valid(".."));
     assert_false(ident_valid("../etc"));
@@ -52,6 +63,72 @@ static void test_decimal_assignment(void **state)
     /* 1000 = 7 * 142 + 6 */
     assert_int_equal(ident_worker("1000", 7), 6);
     assert_int_equal(ident_worker("5", 1), 0);
+}
+
+/* Decimal ids past every C integer, reduced by hand. */
+static void test_big_decimal_assignment(void **state)
+{
+    uint64_t h;
+
+    (void)state;
+    /* 2^63: 2^3 = 8 = 7 + 1, so 2^63 = (2^3)^21 is 1 mod 7; 2 mod 3. */
+    assert_int_equal(ident_worker("9223372036854775808", 7), 1);
+    assert_int_equal(ident_worker("9223372036854775808", 3), 2);
+    assert_int_equal(ident_hash("9223372036854775808", &h), 0);
+    assert_true(h == UINT64_C(9223372036854775808));
+
+    /* 2^64 = 4^32 is 1 mod 3; 2^64 = (2^3)^21 * 2 is 2 mod 7. */
+    assert_int_equal(ident_worker("18446744073709551616", 3), 1);
+    assert_int_equal(ident_worker("18446744073709551616", 7), 2);
+    /* It does not fit a uint64: ident_hash says so, the modulo works. */
+    assert_int_equal(ident_hash("18446744073709551616", &h), -1);
+    assert_int_equal(errno, ERANGE);
+    /* 2^64 = (2^64 - 1) + 1. */
+    assert_int_equal(ident_hash_mod("18446744073709551616", UINT64_MAX, &h), 0);
+    assert_true(h == 1);
+    assert_int_equal(ident_hash("18446744073709551615", &h), 0);
+    assert_true(h == UINT64_MAX);
+    assert_int_equal(ident_hash_mod("18446744073709551615", UINT64_MAX, &h), 0);
+    assert_true(h == 0);
+
+    /*
+     * 10^23 - 1 (23 nines): digit sum 207 = 3 * 69, so 0 mod 3.  Mod 7:
+     * 10^6 = 1 (7 * 142857 = 999999), 10^23 = 10^5 = 3^5 = 243 = 5,
+     * minus 1 is 4.  Mod 11: 10 = -1, 10^23 = -1, minus 1 is -2 = 9.
+     */
+    assert_int_equal(ident_worker("99999999999999999999999", 3), 0);
+    assert_int_equal(ident_worker("99999999999999999999999", 7), 4);
+    assert_int_equal(ident_worker("99999999999999999999999", 11), 9);
+    assert_int_equal(ident_worker("99999999999999999999999", 10), 9);
+
+    /*
+     * 10^36 - 1 (36 nines): 10^6 = 1 mod 7 and mod 13 (1001 = 7*11*13
+     * makes 10^3 = -1), and 10^3 = 1 mod 37 (999 = 27 * 37): 0 for
+     * all three; mod 4 it ends in 99 = 4 * 24 + 3.
+     */
+    assert_int_equal(ident_worker("999999999999999999999999999999999999", 7),
+                     0);
+    assert_int_equal(ident_worker("999999999999999999999999999999999999", 13),
+                     0);
+    assert_int_equal(ident_worker("999999999999999999999999999999999999", 37),
+                     0);
+    assert_int_equal(ident_worker("999999999999999999999999999999999999", 4),
+                     3);
+}
+
+/* Leading zeros make another id with the same hash. */
+static void test_leading_zeros(void **state)
+{
+    uint64_t h;
+
+    (void)state;
+    assert_int_equal(ident_hash("007", &h), 0);
+    assert_true(h == 7);
+    assert_int_equal(ident_worker("007", 4), 3);
+    assert_int_equal(ident_worker("7", 4), 3);
+    assert_string_not_equal("007", "7");
+    assert_int_equal(ident_worker("000000000000000000000000000000000010", 3),
+                     1);
 }
 
 static void test_uuid_assignment(void **state)
@@ -108,6 +185,10 @@ static void test_bad_assignment(void **state)
     (void)state;
     assert_int_equal(ident_worker("x", 3), -1);
     assert_int_equal(ident_worker("1", 0), -1);
+    assert_int_equal(ident_worker("-7", 3), -1);
+    assert_int_equal(ident_worker("1234567890123456789012345678901234567", 3),
+                     -1);
+    assert_int_equal(ident_hash_mod("7", 0, &(uint64_t){0}), -1);
 }
 
 static void test_versions(void **state)
@@ -155,6 +236,9 @@ static void test_ordinal(void **state)
     assert_int_equal(ident_ordinal("binrelay"), -1);
     assert_int_equal(ident_ordinal("binrelay-"), -1);
     assert_int_equal(ident_ordinal("binrelay-x"), -1);
+    assert_int_equal(ident_ordinal("binrelay-1000000"), 1000000);
+    assert_int_equal(ident_ordinal("binrelay-1000001"), -1);
+    assert_int_equal(ident_ordinal("binrelay-99999999999999999999"), -1);
 }
 
 int main(void)
@@ -163,6 +247,8 @@ int main(void)
         cmocka_unit_test(test_valid_ids),
         cmocka_unit_test(test_invalid_ids),
         cmocka_unit_test(test_decimal_assignment),
+        cmocka_unit_test(test_big_decimal_assignment),
+        cmocka_unit_test(test_leading_zeros),
         cmocka_unit_test(test_uuid_assignment),
         cmocka_unit_test(test_bad_assignment),
         cmocka_unit_test(test_versions),
