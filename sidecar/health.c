@@ -14,7 +14,9 @@
 #include "log.h"
 #include "shipper.h"
 
-#define HEALTH_BODY_MAX    4096
+#define HEALTH_BODY_MAX 4096
+/* A worker's /healthz body, its cache's reason included, fits. */
+#define HEALTH_PROBE_MAX   (64 * 1024)
 #define HEALTH_PROBLEM_MAX 256
 
 static struct health_config health_cfg;
@@ -110,7 +112,7 @@ struct health_probe {
     CURL *easy;
     long k;
     char url[512];
-    char body[HEALTH_BODY_MAX];
+    char body[HEALTH_PROBE_MAX];
     size_t len;
     char curl_err[CURL_ERROR_SIZE];
     CURLcode rc;
@@ -162,6 +164,39 @@ static CURL *health_easy(struct health_probe *p)
     return e;
 }
 
+/*
+ * Judges a 200 by its body too: a worker that answers for another
+ * ordinal (a wrong --worker-url-template) or not as "healthy" is not
+ * counted healthy.  A degraded compiler cache is named but is no fault.
+ */
+static bool health_judge_body(const struct health_probe *p, json_t *body,
+                              char *msg, size_t size)
+{
+    json_t *status = json_object_get(body, "status");
+    json_t *id = json_object_get(body, "worker_id");
+    json_t *cache = json_object_get(body, "cache");
+    const char *cstat = json_string_value(json_object_get(cache, "status"));
+    const char *creason = json_string_value(json_object_get(cache, "reason"));
+
+    if (!json_is_string(status) ||
+        strcmp(json_string_value(status), "healthy") != 0) {
+        snprintf(msg, size, "/healthz answered 200 without \"healthy\"");
+        return false;
+    }
+    if (!json_is_integer(id) || json_integer_value(id) != p->k) {
+        snprintf(msg, size, "/healthz at %s answered for worker %lld", p->url,
+                 json_is_integer(id) ? (long long)json_integer_value(id)
+                                     : -1LL);
+        return false;
+    }
+    if (cstat != NULL && strcmp(cstat, "degraded") == 0)
+        snprintf(msg, size, "healthy; compiler cache degraded: %s",
+                 creason ? creason : "");
+    else
+        snprintf(msg, size, "healthy");
+    return true;
+}
+
 static void health_verdict(struct health_probe *p, CURLcode rc, bool *ok,
                            char *msg, size_t size)
 {
@@ -175,15 +210,16 @@ static void health_verdict(struct health_probe *p, CURLcode rc, bool *ok,
         return;
     }
     curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &code);
-    *ok = code == 200;
     body = json_loads(p->body, 0, NULL);
     err = json_object_get(body, "error");
-    if (*ok)
-        snprintf(msg, size, "healthy");
+    if (code == 200)
+        *ok = health_judge_body(p, body, msg, size);
     else if (json_is_string(err))
         snprintf(msg, size, "%s", json_string_value(err));
     else
         snprintf(msg, size, "/healthz answered %ld", code);
+    if (code != 200)
+        *ok = false;
     json_decref(body);
 }
 

@@ -294,6 +294,7 @@ static void start_parts(void)
         .tls_key = opt.tls_key,
         .store = store,
         .worker_id = fleet.worker_id,
+        .workers = fleet.workers,
         .insecure_no_auth = opt.insecure_no_auth,
         .threads = opt.http_threads,
     };

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fsio.h"
@@ -14,10 +16,13 @@
 #include "manifest.h"
 #include "pending.h"
 #include "textbuf.h"
+#include "timeutil.h"
 
 struct pending_item {
     char id[IDENT_ID_MAX + 1];
-    int64_t version;
+    int64_t version; /* 0 when pipeline.json names none */
+    time_t since;    /* pipeline.json's mtime: when it appeared */
+    char bad[192];   /* why pipeline.json is unusable, or "" */
 };
 
 static const char *pending_dir;
@@ -32,22 +37,33 @@ void pending_init(const char *dir, long workers)
     pending_workers = workers;
 }
 
-/* The version in <dir>/<id>/pipeline.json, or 0 if it has none. */
-static int64_t pending_version(int dirfd, const char *id)
+/*
+ * Reads <dir>/<id>/pipeline.json into 'it': its version and mtime, or
+ * the reason it names no version.
+ */
+static void pending_read(int dirfd, const char *id, struct pending_item *it)
 {
-    char path[IDENT_ID_MAX + 32];
-    char err[128];
-    int64_t v = 0;
+    char path[IDENT_ID_MAX + 32], err[160];
+    struct stat st;
     char *buf;
     size_t len;
 
+    memset(it, 0, sizeof(*it));
+    snprintf(it->id, sizeof(it->id), "%s", id);
     snprintf(path, sizeof(path), "%s/pipeline.json", id);
-    if (fsio_read_small_follow(dirfd, path, PIPELINE_FILE_MAX, &buf, &len) < 0)
-        return 0;
-    if (pipeline_parse(buf, len, &v, err, sizeof(err)) < 0)
-        v = 0;
+    if (fstatat(dirfd, path, &st, 0) == 0)
+        it->since = st.st_mtime;
+    if (fsio_read_small_follow(dirfd, path, PIPELINE_FILE_MAX, &buf, &len) <
+        0) {
+        snprintf(it->bad, sizeof(it->bad), "cannot read pipeline.json: %s",
+                 strerror(errno));
+        return;
+    }
+    if (pipeline_parse(buf, len, &it->version, err, sizeof(err)) < 0) {
+        it->version = 0;
+        snprintf(it->bad, sizeof(it->bad), "invalid pipeline.json: %s", err);
+    }
     free(buf);
-    return v;
 }
 
 static size_t pending_scan(DIR *dir, struct pending_item **out)
@@ -57,12 +73,7 @@ static size_t pending_scan(DIR *dir, struct pending_item **out)
     struct dirent *de;
 
     while ((de = readdir(dir)) != NULL) {
-        int64_t v;
-
         if (de->d_name[0] == '.' || !ident_valid(de->d_name))
-            continue;
-        v = pending_version(dirfd(dir), de->d_name);
-        if (v <= 0)
             continue;
         if (n == cap) {
             struct pending_item *p;
@@ -73,8 +84,7 @@ static size_t pending_scan(DIR *dir, struct pending_item **out)
                 break;
             items = p;
         }
-        snprintf(items[n].id, sizeof(items[n].id), "%s", de->d_name);
-        items[n].version = v;
+        pending_read(dirfd(dir), de->d_name, &items[n]);
         n++;
     }
     *out = items;
@@ -101,19 +111,28 @@ void pending_refresh(void)
     pthread_mutex_unlock(&pending_lock);
 }
 
+/*
+ * A pipeline no worker has reported: "pending" while its worker is to
+ * build it, or "compile_error" at version 0 when its pipeline.json names
+ * no version, since no worker ever will.
+ */
 static json_t *pending_json(const struct pending_item *it)
 {
     int k = ident_worker(it->id, pending_workers);
-    char problem[256], msg[300];
+    char problem[256], msg[300], since[TIMEUTIL_RFC3339_LEN];
 
-    if (health_worker_problem(k, problem, sizeof(problem)) != NULL)
+    if (it->bad[0] != '\0')
+        snprintf(msg, sizeof(msg), "%s", it->bad);
+    else if (health_worker_problem(k, problem, sizeof(problem)) != NULL)
         snprintf(msg, sizeof(msg), "waiting for worker %d: %s", k, problem);
     else
         snprintf(msg, sizeof(msg), "waiting for worker %d", k);
-    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:n}", "pipeline_id", it->id,
-                     "version", (json_int_t)it->version, "state", "pending",
+    timeutil_rfc3339(since, it->since);
+    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:s}", "pipeline_id", it->id,
+                     "version", (json_int_t)it->version, "state",
+                     it->bad[0] != '\0' ? "compile_error" : "pending",
                      "worker_id", k, "xxh128", "size", "message", msg,
-                     "updated_at");
+                     "updated_at", since);
 }
 
 /* The pending entry's text; under the store's lock (store_extra). */
@@ -171,10 +190,13 @@ json_t *pending_entry_json(const char *id, int64_t recorded)
     json_t *o = NULL;
 
     pthread_mutex_lock(&pending_lock);
+    /* A bad one (version 0) shows only where nothing is recorded. */
     for (size_t i = 0; i < pending_count; i++) {
-        if (pending_items[i].version > recorded &&
-            strcmp(pending_items[i].id, id) == 0)
-            o = pending_json(&pending_items[i]);
+        const struct pending_item *it = &pending_items[i];
+
+        if ((it->version > recorded || (it->version == 0 && recorded == 0)) &&
+            strcmp(it->id, id) == 0)
+            o = pending_json(it);
     }
     pthread_mutex_unlock(&pending_lock);
     return o;

@@ -17,6 +17,7 @@
 
 #include "fsio.h"
 #include "health.h"
+#include "ident.h"
 #include "log.h"
 #include "metrics.h"
 #include "pending.h"
@@ -54,6 +55,13 @@ struct server {
     struct MHD_Daemon *daemon;
     struct server_config cfg;
     char *cert, *key;
+};
+
+/* A status report's fields; 'message' points into its JSON. */
+struct server_report {
+    enum state state;
+    long worker;
+    const char *message;
 };
 
 /* Per-request state, kept in MHD's connection-class pointer. */
@@ -371,14 +379,19 @@ static int server_authorized(struct server *srv, struct MHD_Connection *c)
     return 0;
 }
 
-static long server_worker_header(struct MHD_Connection *c)
+/*
+ * The worker named by X-Worker-Id, or the one the assignment rule gives
+ * 'id' when the header is absent; -2 when it is malformed.
+ */
+static long server_worker_header(struct server *srv, struct MHD_Connection *c,
+                                 const char *id)
 {
     const char *w = server_header(c, "X-Worker-Id");
     char *end;
     long v;
 
     if (w == NULL)
-        return -1;
+        return ident_worker(id, srv->cfg.workers);
     v = strtol(w, &end, 10);
     return end != w && *end == '\0' && v >= 0 && v < 1000000 ? v : -2;
 }
@@ -411,7 +424,7 @@ static void server_binary_begin(struct server *srv, struct MHD_Connection *c,
 {
     const char *xxh = server_header(c, "X-Content-Xxh128");
     int64_t len = server_length(c);
-    long worker = server_worker_header(c);
+    long worker = server_worker_header(srv, c, req->route.id);
 
     req->code = 400;
     if (srv->cfg.store == NULL) {
@@ -458,53 +471,79 @@ static void server_report_body(struct request *req, const char *data,
     req->body[req->body_len] = '\0';
 }
 
-static int server_report_parse(json_t *o, enum state *st, long *worker,
-                               const char **msg)
+/*
+ * Reads {"state": ..., "worker_id": K, "message": "..."}.  Fields other
+ * than these are ignored; a missing message is empty and a missing
+ * worker is the one the assignment rule names.  Returns 0, or -1 with a
+ * reason in 'err'.
+ */
+static int server_report_parse(struct server *srv, struct request *req,
+                               json_t *o, struct server_report *r)
 {
     json_t *s = json_object_get(o, "state");
     json_t *w = json_object_get(o, "worker_id");
     json_t *m = json_object_get(o, "message");
+    const char *why = NULL;
 
-    if (!json_is_object(o) || !json_is_string(s))
+    r->state =
+        json_is_string(s) ? state_parse(json_string_value(s)) : STATE_INVALID;
+    if (!json_is_object(o))
+        why = "the body must be a JSON object";
+    else if (r->state == STATE_INVALID || r->state == STATE_SUCCESS)
+        why = "\"state\" must be pending, compiling, uploading, "
+              "compile_error or system_error";
+    else if (w != NULL && !json_is_null(w) &&
+             (!json_is_integer(w) || json_integer_value(w) < 0))
+        why = "\"worker_id\" must be a non-negative integer";
+    else if (m != NULL && !json_is_null(m) && !json_is_string(m))
+        why = "\"message\" must be a string";
+    if (why != NULL) {
+        snprintf(req->err, sizeof(req->err), "%s", why);
         return -1;
-    *st = state_parse(json_string_value(s));
-    if (*st == STATE_INVALID || *st == STATE_SUCCESS || *st == STATE_PENDING)
-        return -1;
-    if (w != NULL && !json_is_integer(w) && !json_is_null(w))
-        return -1;
-    *worker = json_is_integer(w) ? (long)json_integer_value(w) : -1;
-    if (m != NULL && !json_is_string(m))
-        return -1;
-    *msg = m ? json_string_value(m) : "";
+    }
+    r->worker = json_is_integer(w)
+                    ? (long)json_integer_value(w)
+                    : ident_worker(req->route.id, srv->cfg.workers);
+    r->message = json_is_string(m) ? json_string_value(m) : "";
     return 0;
 }
 
+/*
+ * Answers with the entry as it stands after the report: a report that
+ * ranks below what is recorded (a late "system_error" for a version
+ * already installed) changes nothing, and the caller sees that.
+ */
 static enum MHD_Result
 server_report(struct server *srv, struct MHD_Connection *c, struct request *req)
 {
-    const char *msg;
-    enum state st;
-    long worker;
-    json_t *o;
+    struct server_report r;
+    json_error_t jerr;
+    json_t *o, *entry;
     int code;
 
-    o = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
-    if (o == NULL || server_report_parse(o, &st, &worker, &msg) < 0) {
-        json_decref(o);
-        return server_error(c, 400,
-                            "body must be {\"state\":..., \"worker_id\":K, "
-                            "\"message\":\"...\"} with a reportable state");
+    o = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
+    if (o == NULL) {
+        snprintf(req->err, sizeof(req->err), "the body is not JSON: %s",
+                 jerr.text);
+        return server_error(c, 400, req->err);
     }
-    code = store_report(srv->cfg.store, req->route.id, req->route.version, st,
-                        worker, msg, req->err, sizeof(req->err));
+    if (server_report_parse(srv, req, o, &r) < 0) {
+        json_decref(o);
+        return server_error(c, 400, req->err);
+    }
+    code =
+        store_report(srv->cfg.store, req->route.id, req->route.version, r.state,
+                     r.worker, r.message, req->err, sizeof(req->err));
     json_decref(o);
     if (code != 200)
         return server_error(c, code, req->err);
     log_info("status recorded", "pipeline=%s version=%lld state=%s worker=%ld",
-             req->route.id, (long long)req->route.version, state_name(st),
-             worker);
-    return server_send(c, 200, json_pack("{s:s}", "state", state_name(st)),
-                       NULL);
+             req->route.id, (long long)req->route.version, state_name(r.state),
+             r.worker);
+    entry = store_entry_json(srv->cfg.store, req->route.id, NULL);
+    if (entry == NULL)
+        return server_error(c, 500, "the status vanished");
+    return server_send(c, 200, entry, NULL);
 }
 
 static enum MHD_Result server_binary_end(struct MHD_Connection *c,

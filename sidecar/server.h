@@ -13,6 +13,7 @@ struct server_config {
     const char *tls_key;
     struct store *store; /* the leader's; NULL on other workers */
     long worker_id;
+    long workers;          /* names the builder of an upload that does not */
     bool insecure_no_auth; /* writes without a token (tests, demos) */
     long threads;
 };

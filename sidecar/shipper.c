@@ -97,6 +97,7 @@ struct job {
     char *reason;   /* why the last attempt failed; under ship_lock */
     char *message;  /* JOB_FAILURE: what to tell the leader */
     struct xfer *x; /* while active */
+    char changed_at[TIMEUTIL_RFC3339_LEN]; /* last phase change; ship_lock */
 };
 
 struct job_list {
@@ -190,7 +191,6 @@ static const char *ship_reason(const struct job *j)
     return j->reason != NULL ? j->reason : "";
 }
 
-/* Results waiting to ship: queued or backing off. */
 /* A job hashing or transferring holds one of --upload-concurrency slots. */
 static void ship_slot_take(void)
 {
@@ -219,6 +219,7 @@ static void ship_set_phase(struct job *j, enum job_phase phase)
     if (phase == PHASE_FAILED)
         atomic_fetch_add(&ship_nfailed, 1);
     j->phase = phase;
+    timeutil_now_rfc3339(j->changed_at);
     pthread_mutex_unlock(&ship_lock);
 }
 
@@ -1361,10 +1362,10 @@ static json_t *ship_job_json(const struct job *j)
                         : j->kind == JOB_COMPILING ? "compiling"
                                                    : "uploading";
 
-    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:n}", "pipeline_id", j->id,
+    return json_pack("{s:s,s:I,s:s,s:i,s:n,s:n,s:s,s:s}", "pipeline_id", j->id,
                      "version", (json_int_t)j->version, "state", state,
                      "worker_id", (int)ship.worker_id, "xxh128", "size",
-                     "message", ship_reason(j), "updated_at");
+                     "message", ship_reason(j), "updated_at", j->changed_at);
 }
 
 static void ship_list_one(const char *key, void *value, void *cls)

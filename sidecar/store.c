@@ -50,6 +50,7 @@ struct store_entry {
     int uploading; /* uploads of a newer version in flight */
     int64_t uploading_version;
     long uploading_worker;
+    char uploading_since[TIMEUTIL_RFC3339_LEN];
     /*
      * The API's JSON text of the entry as recorded, rendered when first
      * listed after a change: a listing then copies text instead of
@@ -613,6 +614,7 @@ static void store_mark_uploading(struct store *s, const char *id,
     if (delta > 0) {
         e->uploading_version = version;
         e->uploading_worker = worker_id;
+        timeutil_now_rfc3339(e->uploading_since);
     }
 }
 
@@ -1124,17 +1126,21 @@ static int64_t store_shown_version(const struct store_entry *e)
     return store_shows_upload(e) ? e->uploading_version : e->version;
 }
 
-/* The API's view: an upload in flight shows as "uploading". */
+/*
+ * The API's view: an upload in flight shows as "uploading", every field
+ * of it about that upload: no hash or size until it is installed, and
+ * nothing left over from the version before.
+ */
 static json_t *store_view(const struct store_entry *e)
 {
-    json_t *o = store_entry_encode(e, 0);
-
-    if (store_shows_upload(e)) {
-        json_object_set_new(o, "version", json_integer(e->uploading_version));
-        json_object_set_new(o, "state", json_string("uploading"));
-        json_object_set_new(o, "worker_id", json_integer(e->uploading_worker));
-    }
-    return o;
+    if (!store_shows_upload(e))
+        return store_entry_encode(e, 0);
+    return json_pack(
+        "{s:s,s:I,s:s,s:o,s:n,s:n,s:s,s:s}", "pipeline_id", e->id, "version",
+        (json_int_t)e->uploading_version, "state", "uploading", "worker_id",
+        e->uploading_worker >= 0 ? json_integer(e->uploading_worker)
+                                 : json_null(),
+        "xxh128", "size", "message", "", "updated_at", e->uploading_since);
 }
 
 json_t *store_entry_json(struct store *s, const char *id, int64_t *version)

@@ -21,6 +21,9 @@ for id in 3 4 5 6; do
     mkdir -p "$P/.new" && printf '{"version": 1}\n' >"$P/.new/pipeline.json"
     mv "$P/.new" "$P/$id"
 done
+mkdir -p "$P/.new" && printf '{"version": "one"}\n' >"$P/.new/pipeline.json"
+mv "$P/.new" "$P/9"
+
 l_leader leader "${prefix}0" --workers 3 --pipelines "$P" \
     --worker-url-template "http://127.0.0.1:${prefix}{k}" \
     --health-timeout-ms 1000
@@ -48,6 +51,13 @@ t_check "waiting for worker 1" [ "$(l_field 4 message)" = \
     "waiting for worker 1" ]
 t_check "the list holds all four" [ "$(curl -s "$L_URL/v1/status" |
     jq '[.pipelines[] | select(.state == "pending")] | length')" = 4 ]
+t_check "a pending entry says since when" \
+    grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' <<<"$(l_field 4 \
+    updated_at)"
+t_check "a pipeline.json with no version is a compile error at version 0" \
+    [ "$(l_field 9 state) $(l_field 9 version)" = "compile_error 0" ]
+t_check "which says why" grep -q '^invalid pipeline.json: ' \
+    <<<"$(l_field 9 message)"
 
 kill -KILL "$PID_worker2"
 touch -d '-120 seconds' "$T_DIR/out1/heartbeat"
@@ -90,3 +100,14 @@ t_check "listed once" [ "$(curl -s "$L_URL/v1/status" |
     jq '[.pipelines[] | select(.pipeline_id == "3")] | length')" = 1 ]
 l_expect "version 1 is still served" 200 \
     l_curl "$L_URL/v1/binaries/3/latest"
+
+# A sidecar that answers 200 for another ordinal (a template that names
+# the wrong pod) is not counted as the worker it stands in for.
+kill -KILL "$PID_worker1"
+t_sidecar impostor "${prefix}1" --watch "$T_DIR/out2" --worker-id 2 \
+    --workers 3 --leader "$L_URL" --token-file "$T_DIR/token"
+l_expect "worker 1's address answers as worker 2" 503 cluster
+t_check "worker 1 is not healthy: $(worker 1 message)" \
+    [ "$(worker 1 healthy)" = false ]
+t_check "because it answered for worker 2" \
+    grep -q 'answered for worker 2' <<<"$(worker 1 message)"

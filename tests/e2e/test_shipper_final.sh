@@ -45,8 +45,8 @@ mount -t tmpfs -o size=24m tmpfs "$T_DIR/store" ||
 trap 't_cleanup; umount "$T_DIR/store"' EXIT
 ship_leader "$LP"
 ship_worker w2 "$WP" "$T_LEADER" --upload-retry-delay-ms 50
-# The leader keeps 16 MiB free: 12 MiB do not fit in 24.
-ship_random "$T_DIR/b.bin" 12
+# 30 MiB do not fit in 24.
+ship_random "$T_DIR/b.bin" 30
 t_publish "$T_DIR/out1" 32 1 "$T_DIR/b.bin"
 t_check "the leader records the failure" \
     t_wait 10 t_state_is "$T_LEADER" 32 system_error
