@@ -268,6 +268,7 @@ static long fleet_replicas_at_start(const char *prog, const struct fleet *f,
     int64_t end = timeutil_mono_ms() + timeout_ms;
     long delay = FLEET_BACKOFF_FIRST_MS;
     struct fleet_answer a;
+    char q[600];
 
     for (int attempt = 1;; attempt++) {
         int64_t left;
@@ -278,8 +279,8 @@ static long fleet_replicas_at_start(const char *prog, const struct fleet *f,
         if (a.permanent || left <= 0)
             break;
         log_warn("cannot read the StatefulSet's replica count; retrying",
-                 "statefulset=%s attempt=%d error=\"%s\"", f->statefulset,
-                 attempt, a.err);
+                 "statefulset=%s attempt=%d error=%s", f->statefulset, attempt,
+                 log_quote(q, sizeof(q), a.err));
         fleet_sleep_ms(delay < left ? delay : (long)left);
         delay =
             delay * 2 > FLEET_BACKOFF_MAX_MS ? FLEET_BACKOFF_MAX_MS : delay * 2;
@@ -374,14 +375,15 @@ void fleet_resolve(const char *prog, const struct fleet_opts *o,
 int fleet_check(struct fleet *f)
 {
     struct fleet_answer a;
-    char msg[160];
+    char msg[160], q[600];
 
     if (!f->from_k8s || timeutil_mono_ms() < f->next_check_ms)
         return 0;
     f->next_check_ms = timeutil_mono_ms() + f->check_interval_ms;
     if (fleet_ask(f, &a) < 0) {
         log_warn("cannot re-check the StatefulSet's replica count",
-                 "statefulset=%s error=\"%s\"", f->statefulset, a.err);
+                 "statefulset=%s error=%s", f->statefulset,
+                 log_quote(q, sizeof(q), a.err));
         return 0;
     }
     if (a.replicas == f->workers)

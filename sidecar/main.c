@@ -247,11 +247,12 @@ static void open_leader(void)
         .keep_versions = opt.keep_versions,
         .max_binary_bytes = opt.max_binary_bytes,
     };
+    char q[4200];
 
     store = store_open(&sc);
     if (store == NULL) {
-        log_error("cannot open store", "dir=%s error=\"%s\"", opt.store,
-                  strerror(errno));
+        log_error("cannot open store", "dir=%s error=\"%s\"",
+                  log_quote(q, sizeof(q), opt.store), strerror(errno));
         exit(1);
     }
     pending_init(opt.pipelines, fleet.workers);
@@ -298,11 +299,12 @@ static void start_parts(void)
         .insecure_no_auth = opt.insecure_no_auth,
         .threads = opt.http_threads,
     };
+    char q[4200];
 
     health_init(&hc);
     if (shipper_init(&sc) < 0) {
         log_error("cannot watch the shared volume", "dir=%s error=\"%s\"",
-                  opt.watch, strerror(errno));
+                  log_quote(q, sizeof(q), opt.watch), strerror(errno));
         exit(1);
     }
     server = server_start(&srv);

@@ -550,6 +550,7 @@ static enum MHD_Result server_binary_end(struct MHD_Connection *c,
                                          struct request *req)
 {
     int code = req->code;
+    char q[600];
 
     if (code == 0) {
         code = store_upload_commit(req->upload, req->err, sizeof(req->err));
@@ -572,8 +573,9 @@ static enum MHD_Result server_binary_end(struct MHD_Connection *c,
             NULL);
     log_warn("upload refused",
              "pipeline=%s version=%lld code=%d "
-             "reason=\"%s\"",
-             req->route.id, (long long)req->route.version, code, req->err);
+             "reason=%s",
+             req->route.id, (long long)req->route.version, code,
+             log_quote(q, sizeof(q), req->err));
     return server_error(c, code, req->err);
 }
 
@@ -820,14 +822,15 @@ int server_parse_listen(const char *listen, void *storage, unsigned *len)
  */
 static char *server_read_pem(const char *path)
 {
+    char q[4200];
     char *buf;
     size_t len;
 
     /* Followed: a mounted Secret's files are symlinks into "..data". */
     if (fsio_read_small_follow(AT_FDCWD, path, SERVER_PEM_MAX, &buf, &len) <
         0) {
-        log_error("cannot read TLS file", "file=%s error=\"%s\"", path,
-                  strerror(errno));
+        log_error("cannot read TLS file", "file=%s error=\"%s\"",
+                  log_quote(q, sizeof(q), path), strerror(errno));
         return NULL;
     }
     return buf;

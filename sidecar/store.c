@@ -379,6 +379,7 @@ static void store_remove_orphans(struct store *s)
 {
     DIR *dir = store_opendir(s->binfd);
     struct dirent *de;
+    char q[600];
 
     if (dir == NULL)
         return;
@@ -389,7 +390,8 @@ static void store_remove_orphans(struct store *s)
         if (store_is_kept(s, de->d_name))
             continue;
         if (unlinkat(s->binfd, de->d_name, 0) == 0)
-            log_info("removed unreferenced binary", "file=%s", de->d_name);
+            log_info("removed unreferenced binary", "file=%s",
+                     log_quote(q, sizeof(q), de->d_name));
     }
     closedir(dir);
 }
@@ -422,6 +424,7 @@ static int store_open_dir(int parent, const char *name)
 struct store *store_open(const struct store_config *cfg)
 {
     struct store *s = calloc(1, sizeof(*s));
+    char q[4200];
 
     if (s == NULL)
         return NULL;
@@ -454,7 +457,8 @@ struct store *store_open(const struct store_config *cfg)
         store_trim_kept(s, s->entries[i]);
     }
     store_remove_orphans(s);
-    log_info("store opened", "dir=%s pipelines=%zu", cfg->dir, s->count);
+    log_info("store opened", "dir=%s pipelines=%zu",
+             log_quote(q, sizeof(q), cfg->dir), s->count);
     return s;
 
 out_fail:

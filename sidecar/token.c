@@ -84,6 +84,7 @@ static void token_refresh(void)
 {
     int64_t now = timeutil_mono_ms();
     struct stat st;
+    char q[4200];
 
     if (token_path == NULL || now - token_checked_ms < 1000)
         return;
@@ -91,10 +92,12 @@ static void token_refresh(void)
     if (stat(token_path, &st) < 0 || !token_changed(&st))
         return;
     if (token_read() == 0)
-        log_info("token reloaded", "file=%s", token_path);
+        log_info("token reloaded", "file=%s",
+                 log_quote(q, sizeof(q), token_path));
     else
         log_warn("cannot reload token, keeping the old one",
-                 "file=%s error=\"%s\"", token_path, strerror(errno));
+                 "file=%s error=\"%s\"", log_quote(q, sizeof(q), token_path),
+                 strerror(errno));
 }
 
 static bool token_equal(const char *given, size_t len)

@@ -74,12 +74,14 @@ static void watch_event(const struct inotify_event *ev, watch_fn fn, void *cls)
  */
 static int watch_lost(int wd)
 {
+    char q[4200];
+
     for (int i = 0; i < 2; i++) {
         if (watch_wd[i] != wd)
             continue;
         watch_wd[i] = -1;
         log_warn("watched folder removed, waiting for it", "dir=%s",
-                 watch_path[i]);
+                 log_quote(q, sizeof(q), watch_path[i]));
         return 1;
     }
     return 0;
@@ -89,6 +91,7 @@ static int watch_lost(int wd)
  * seen by nobody, so the caller rescans. */
 static int watch_rearm(void)
 {
+    char q[4200];
     int again = 0;
 
     for (int i = 0; i < 2; i++) {
@@ -97,7 +100,8 @@ static int watch_rearm(void)
         watch_wd[i] = inotify_add_watch(watch_ifd, watch_path[i], WATCH_MASK);
         if (watch_wd[i] < 0)
             continue;
-        log_info("watching again", "dir=%s", watch_path[i]);
+        log_info("watching again", "dir=%s",
+                 log_quote(q, sizeof(q), watch_path[i]));
         again = 1;
     }
     return again;
