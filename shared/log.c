@@ -1,6 +1,7 @@
 /* log.c - key=value event lines on stderr, for Kubernetes to collect. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -13,6 +14,8 @@
 
 static const char *log_prog = "binrelay";
 static enum log_level log_min = LOG_INFO;
+/* Values no line may show; NULL-terminated, owned by the caller. */
+static const char *const *log_masks;
 
 static const char *const log_names[] = {
     [LOG_DEBUG] = "debug",
@@ -26,6 +29,11 @@ void log_init(const char *prog)
     log_prog = prog;
 }
 
+void log_mask(const char *const *values)
+{
+    log_masks = values;
+}
+
 int log_set_level(const char *name)
 {
     for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
@@ -37,28 +45,109 @@ int log_set_level(const char *name)
     return -1;
 }
 
+/*
+ * The length of the UTF-8 character at 's' (at most 'avail' bytes), or
+ * 0 when it is none: a stray continuation byte, a sequence cut short,
+ * an overlong form, a surrogate or a code point past U+10FFFF.
+ */
+static size_t log_utf8_len(const unsigned char *s, size_t avail)
+{
+    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
+    uint32_t cp = s[0] & (0x7f >> n);
+
+    if (n == 0 || s[0] > 0xf7 || n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/*
+ * How one piece of 'v' is written: 'out' gets it, and the return is
+ * how many bytes of 'v' it stands for.  A log line must stay one line
+ * of text: controls and bytes that are no UTF-8 become \xNN.
+ */
+static size_t log_quote_one(const unsigned char *v, size_t avail, char *out,
+                            size_t *outlen)
+{
+    size_t k;
+
+    if (*v == '"' || *v == '\\') {
+        out[0] = '\\';
+        out[1] = (char)*v;
+        *outlen = 2;
+        return 1;
+    }
+    if (*v >= 0x20 && *v < 0x7f) {
+        out[0] = (char)*v;
+        *outlen = 1;
+        return 1;
+    }
+    k = *v >= 0x80 ? log_utf8_len(v, avail) : 0;
+    if (k > 0) {
+        memcpy(out, v, k);
+        *outlen = k;
+        return k;
+    }
+    *outlen = (size_t)snprintf(out, 5, "\\x%02x", *v);
+    return 1;
+}
+
 char *log_quote(char *buf, size_t size, const char *value)
 {
-    size_t n = 0;
+    const unsigned char *v = (const unsigned char *)value;
+    size_t n = 0, left = strlen(value);
 
     if (size < 3)
         return buf;
     buf[n++] = '"';
-    for (; *value && n + 3 < size; value++) {
-        unsigned char c = (unsigned char)*value;
+    while (left > 0) {
+        char piece[5];
+        size_t plen, used = log_quote_one(v, left, piece, &plen);
 
-        if (c == '"' || c == '\\') {
-            buf[n++] = '\\';
-            buf[n++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            buf[n++] = '?';
-        } else {
-            buf[n++] = (char)c;
-        }
+        /* Room for the piece, the closing quote and the NUL. */
+        if (n + plen + 2 > size)
+            break;
+        memcpy(buf + n, piece, plen);
+        n += plen;
+        v += used;
+        left -= used;
     }
     buf[n++] = '"';
     buf[n] = '\0';
     return buf;
+}
+
+/*
+ * Replaces each masked value in the 'len' bytes of 'line' with
+ * LOG_MASK, in place: the mask is never longer than what it replaces.
+ * Returns the new length.
+ */
+static size_t log_apply_masks(char *line, size_t len)
+{
+    const size_t mlen = strlen(LOG_MASK);
+
+    for (const char *const *m = log_masks; m != NULL && *m != NULL; m++) {
+        size_t k = strlen(*m), at = 0;
+        char *hit;
+
+        if (k < LOG_MASK_MIN)
+            continue;
+        while ((hit = memmem(line + at, len - at, *m, k)) != NULL) {
+            at = (size_t)(hit - line);
+            memcpy(hit, LOG_MASK, mlen);
+            memmove(hit + mlen, hit + k, len - at - k);
+            len -= k - mlen;
+            at += mlen;
+        }
+    }
+    return len;
 }
 
 static size_t log_head(char *line, size_t size, enum log_level level,
@@ -104,6 +193,7 @@ void log_event(enum log_level level, const char *msg, const char *fields, ...)
             len += (size_t)n < sizeof(line) - 1 - len ? (size_t)n
                                                       : sizeof(line) - 2 - len;
     }
+    len = log_apply_masks(line, len);
     line[len++] = '\n';
 
     /* One write per event keeps lines whole when threads log at once. */

@@ -2,9 +2,10 @@
 # Bad pipelines never crash the builder and are never built.  Each is
 # logged once, however often the directory is rescanned, and again
 # only when what is wrong with it changes.  A directory whose name is
-# no id is reported by worker 0 alone; names starting with '.' are not
-# pipelines at all.  A pipeline.json that still names a positive
-# version (junk after its object) gets a compile_error under it.
+# no id is reported by worker 0 alone, its bytes that are no UTF-8 as
+# \xNN; names starting with '.' are not pipelines at all.  A
+# pipeline.json that still names a positive version (junk after its
+# object) gets a compile_error under it.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../tools/builder_lib.sh"
 t_init builder_malformed
@@ -22,6 +23,8 @@ mkdir -p "$P/27"
 bad 'a b' '{"version": 1}'
 bad 12a '{"version": 1}'
 bad ..x '{"version": 1}'
+bad $'\xff' '{"version": 1}'
+bad $'caf\xc3\xa9' '{"version": 1}'
 bad .hidden '{"version": 1}'
 printf 'not a pipeline\n' >"$P/README.md"
 b_spec "$P" 25 1
@@ -45,6 +48,13 @@ for id in 20 21 22 23 24 26 27; do
 done
 t_check "'a b' was logged once" once 'name="a b"'
 t_check "'12a' was logged once" once 'name="12a"'
+t_check 'a byte that is no UTF-8 is logged as \xff' \
+    grep -qF 'msg="bad pipeline: not a valid id, never built" name="\xff"' \
+    "$log0"
+t_check "UTF-8 is logged as it is" grep -qF $'name="caf\xc3\xa9"' "$log0"
+t_check "no raw byte that is no UTF-8 in the logs" \
+    [ "$(cat "$log0" "$log1" | iconv -f UTF-8 -t UTF-8 >/dev/null 2>&1 &&
+        echo valid)" = valid ]
 t_check "the reason is given" \
     grep -q 'pipeline=21 reason="pipeline.json has no \\"version\\""' "$log1"
 t_check "dot names were never reported" \
