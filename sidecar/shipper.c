@@ -86,6 +86,7 @@ struct job {
     char id[IDENT_ID_MAX + 1];
     int64_t version;
     int attempts;
+    bool hopeless; /* the result itself is malformed: no retry helps */
     int64_t due_ms;
     int64_t started_ms;
     bool binary; /* the result carries a binary, not a compile error */
@@ -302,6 +303,7 @@ static void ship_found_result(const char *name)
     log_info("result published again, shipping it anew",
              "pipeline=%s version=%lld", j->id, (long long)j->version);
     j->attempts = 0;
+    j->hopeless = false;
     ship_enqueue(j);
 }
 
@@ -357,6 +359,7 @@ static int ship_read_manifest(struct job *j, char **buf, size_t *len)
         /* fsio_read_small() says EINVAL for anything but a plain file. */
         ship_set_reason(j, "cannot read manifest: %s",
                         e == EINVAL ? "not a regular file" : strerror(e));
+        j->hopeless = e == EINVAL || e == ELOOP || e == EFBIG;
         return e == ENOENT ? -2 : -1;
     }
     j->manifest_ino = st.st_ino;
@@ -377,11 +380,13 @@ static int ship_load_manifest(struct job *j, struct manifest *m)
     free(buf);
     if (rc < 0) {
         ship_set_reason(j, "invalid manifest: %s", err);
+        j->hopeless = true;
         return -1;
     }
     if (strcmp(m->pipeline_id, j->id) != 0 || m->version != j->version) {
         ship_set_reason(j, "invalid manifest: it names %s@%lld", m->pipeline_id,
                         (long long)m->version);
+        j->hopeless = true;
         manifest_free(m);
         return -1;
     }
@@ -408,14 +413,15 @@ static int ship_open_checked(struct job *j, const char *artifact)
 
     x->fd = ship_open_artifact(artifact);
     if (x->fd < 0) {
+        j->hopeless = errno == ELOOP || errno == ENOTDIR;
         ship_set_reason(j, "cannot open artifact '%s': %s", artifact,
-                        errno == ELOOP || errno == ENOTDIR
-                            ? "it is or passes through a symlink"
-                            : strerror(errno));
+                        j->hopeless ? "it is or passes through a symlink"
+                                    : strerror(errno));
         return -1;
     }
     if (fstat(x->fd, &x->before) < 0 || !S_ISREG(x->before.st_mode)) {
         ship_set_reason(j, "artifact '%s' is not a regular file", artifact);
+        j->hopeless = true;
         return -1;
     }
     return 0;
@@ -1092,9 +1098,11 @@ static int ship_begin_transfer(struct job *j)
 }
 
 /*
- * The result could not even be read.  That may heal (a manifest or
- * artifact being put right), so it spends the retry budget, and then
- * the leader hears of it like any upload that failed.
+ * The result could not even be read.  A read error may heal, so it
+ * spends the retry budget; a manifest that does not parse or names a
+ * symlink or a folder will not, and fails at once.  Either way the
+ * leader then hears of it like any upload that failed, and a result
+ * published again is tried afresh.
  */
 static void ship_unpreparable(struct job *j)
 {
@@ -1103,7 +1111,7 @@ static void ship_unpreparable(struct job *j)
         return;
     }
     j->attempts++;
-    if (j->attempts <= ship.retries) {
+    if (!j->hopeless && j->attempts <= ship.retries) {
         ship_retry(j, "cannot prepare upload, will retry", 0);
         return;
     }
