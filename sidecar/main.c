@@ -330,6 +330,21 @@ static void leader_chores(int64_t now)
     }
 }
 
+/* Whether the leader is still receiving uploads begun before SIGTERM. */
+static bool receiving(void)
+{
+    static size_t last = (size_t)-1;
+    size_t n;
+
+    if (store == NULL)
+        return false;
+    n = store_receiving(store);
+    if (n > 0 && n != last)
+        log_info("draining incoming uploads", "active=%zu", n);
+    last = n;
+    return n > 0;
+}
+
 static int run(int sfd)
 {
     struct pollfd extra = {.fd = sfd, .events = POLLIN};
@@ -342,9 +357,11 @@ static int run(int sfd)
         if (fleet_check(&fleet) < 0)
             return 1;
         leader_chores(now);
-        if (deadline == 0 && signalled(sfd))
+        if (deadline == 0 && signalled(sfd)) {
             deadline = now + opt.shutdown_timeout * 1000;
-        if (deadline != 0 && shipper_drain())
+            server_drain(server);
+        }
+        if (deadline != 0 && shipper_drain() && !receiving())
             return 0;
         if (deadline != 0 && now >= deadline) {
             shipper_abandon();

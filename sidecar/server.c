@@ -44,7 +44,8 @@ static const struct {
 } server_failures[] = {
     {400, "bad_request"},   {401, "unauthorized"}, {404, "not_leader"},
     {409, "older_version"}, {411, "no_length"},    {413, "too_large"},
-    {422, "mismatch"},      {500, "internal"},     {507, "no_space"},
+    {422, "mismatch"},      {500, "internal"},     {503, "shutting_down"},
+    {507, "no_space"},
 };
 
 #define SERVER_NFAILURES (sizeof(server_failures) / sizeof(server_failures[0]))
@@ -55,6 +56,7 @@ struct server {
     struct MHD_Daemon *daemon;
     struct server_config cfg;
     char *cert, *key;
+    atomic_bool draining;
 };
 
 /* A status report's fields; 'message' points into its JSON. */
@@ -430,6 +432,9 @@ static void server_binary_begin(struct server *srv, struct MHD_Connection *c,
     if (srv->cfg.store == NULL) {
         req->code = 404;
         snprintf(req->err, sizeof(req->err), "uploads go to the leader");
+    } else if (atomic_load(&srv->draining)) {
+        req->code = 503;
+        snprintf(req->err, sizeof(req->err), "the leader is shutting down");
     } else if (len == -1) {
         req->code = 411;
         snprintf(req->err, sizeof(req->err), "Content-Length is required");
@@ -927,6 +932,12 @@ out_free:
     free(srv->key);
     free(srv);
     return NULL;
+}
+
+void server_drain(struct server *srv)
+{
+    if (srv != NULL)
+        atomic_store(&srv->draining, true);
 }
 
 void server_stop(struct server *srv)

@@ -26,6 +26,12 @@ struct server;
  */
 struct server *server_start(const struct server_config *cfg);
 
+/*
+ * From now on new uploads are answered 503 (a worker retries them once
+ * this leader is back), while the ones already being received go on.
+ */
+void server_drain(struct server *srv);
+
 /* Stops accepting, finishes the requests in flight, and frees. */
 void server_stop(struct server *srv);
 

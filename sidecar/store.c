@@ -1262,6 +1262,16 @@ int store_usage(struct store *s, uint64_t *used, uint64_t *avail)
     return 0;
 }
 
+size_t store_receiving(struct store *s)
+{
+    size_t n;
+
+    pthread_mutex_lock(&s->lock);
+    n = strmap_count(s->live);
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 size_t store_count(struct store *s)
 {
     size_t n;

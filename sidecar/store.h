@@ -131,6 +131,9 @@ int store_clean_temps(struct store *s);
 /* Bytes used and available on the store's filesystem. */
 int store_usage(struct store *s, uint64_t *used, uint64_t *avail);
 
+/* Number of uploads being received (their temporaries in tmp/). */
+size_t store_receiving(struct store *s);
+
 /* Number of status entries (pipelines with a recorded state). */
 size_t store_count(struct store *s);
 
