@@ -425,8 +425,7 @@ static int compcache_remote_line(const char *msg)
 }
 
 /* ccache's first words on the failure, without its time and pid. */
-static void compcache_ccache_reason(const char *scratch, char *reason,
-                                    size_t size)
+static void compcache_ccache_reason(const char *dir, char *reason, size_t size)
 {
     char path[PATH_MAX], line_out[COMPCACHE_REASON_MAX];
     char *line = NULL;
@@ -434,7 +433,7 @@ static void compcache_ccache_reason(const char *scratch, char *reason,
     FILE *f;
 
     snprintf(reason, size, "ccache: remote storage failed");
-    snprintf(path, sizeof(path), "%s/ccache.log", scratch);
+    snprintf(path, sizeof(path), "%s/ccache.log", dir);
     f = fopen(path, "re");
     if (f == NULL)
         return;
@@ -454,18 +453,18 @@ static void compcache_ccache_reason(const char *scratch, char *reason,
 }
 
 /* Whether ccache counted a remote storage failure in this build. */
-static int compcache_ccache_degraded(const char *scratch)
+static int compcache_ccache_degraded(const char *dir)
 {
     static const char *const counters[] = {"remote_storage_error",
                                            "remote_storage_timeout", NULL};
     char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s/ccache.stats", scratch);
+    snprintf(path, sizeof(path), "%s/ccache.stats", dir);
     return compcache_file_has_line(path, counters);
 }
 
 enum compcache_verdict compcache_judge(enum compcache_kind kind,
-                                       const char *scratch, const char *log,
+                                       const char *dir, const char *log,
                                        char *reason, size_t size)
 {
     char mark[32];
@@ -479,8 +478,8 @@ enum compcache_verdict compcache_judge(enum compcache_kind kind,
         compcache_reason_of(hit, strcspn(hit, "\n"), reason, size);
         return COMPCACHE_BROKEN;
     }
-    if (kind == COMPCACHE_CCACHE && compcache_ccache_degraded(scratch)) {
-        compcache_ccache_reason(scratch, reason, size);
+    if (kind == COMPCACHE_CCACHE && compcache_ccache_degraded(dir)) {
+        compcache_ccache_reason(dir, reason, size);
         return COMPCACHE_DEGRADED;
     }
     return COMPCACHE_FINE;

@@ -52,7 +52,7 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir,
 const char *const *compcache_plain_env(void);
 
 /*
- * Files each build through the cache gets in its scratch directory, as
+ * Files each build through the cache gets in its build directory, as
  * "NAME=file" entries (for struct job_env's 'files'): ccache's log and
  * statistics log, which compcache_judge() reads.  NULL-terminated.
  */
@@ -60,13 +60,13 @@ const char *const *compcache_build_files(enum compcache_kind kind);
 
 /*
  * Judges a finished build from its log tail 'log' and the files in its
- * 'scratch' directory: BROKEN when the cache itself failed ("sccache:
+ * build directory 'dir': BROKEN when the cache itself failed ("sccache:
  * error: ..."), DEGRADED when ccache's remote storage failed and ccache
  * carried on with its local cache.  For both, copies the cache's line,
  * redacted, into 'reason'.
  */
 enum compcache_verdict compcache_judge(enum compcache_kind kind,
-                                       const char *scratch, const char *log,
+                                       const char *dir, const char *log,
                                        char *reason, size_t size);
 
 /*

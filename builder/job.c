@@ -1,4 +1,4 @@
-/* job.c - starting, stopping and reaping build process groups. */
+/* job.c - starting, stopping and reaping builds, and keeping their output. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -136,8 +136,8 @@ static void job_env_base(struct job_envp *ev, const char *home,
     ev->vars[ev->n] = NULL;
 }
 
-/* Each "NAME=file" of 'files' as NAME=<scratch>/file. */
-static void job_env_files(struct job_envp *ev, const char *scratch,
+/* Each "NAME=file" of 'files' as NAME=<dir>/file. */
+static void job_env_files(struct job_envp *ev, const char *dir,
                           const char *const *files)
 {
     char path[PATH_MAX + 8];
@@ -148,7 +148,7 @@ static void job_env_files(struct job_envp *ev, const char *scratch,
         char name[64];
 
         snprintf(name, sizeof(name), "%.*s", (int)len, files[i]);
-        snprintf(path, sizeof(path), "%s/%s", scratch, files[i] + len + 1);
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i] + len + 1);
         job_env_set(ev, 6 + i, name, path);
     }
     ev->vars[ev->n] = NULL;
@@ -158,11 +158,12 @@ static void job_env_build(struct job_envp *ev, const struct job *j,
                           const struct job_env *e)
 {
     char version[24];
-    char src[PATH_MAX];
+    char src[PATH_MAX], work[PATH_MAX];
     const char *const *files = j->nocache ? NULL : e->files;
 
-    job_env_base(ev, j->scratch, j->nocache ? e->nocache : NULL, files);
-    job_env_files(ev, j->scratch, files);
+    snprintf(work, sizeof(work), "%s/" JOB_WORK_DIR, j->dir);
+    job_env_base(ev, work, j->nocache ? e->nocache : NULL, files);
+    job_env_files(ev, j->dir, files);
     snprintf(version, sizeof(version), "%lld", (long long)j->version);
     snprintf(src, sizeof(src), "%s/%s", e->pipelines, j->id);
     job_env_set(ev, 2, "PIPELINE_ID", j->id);
@@ -187,26 +188,33 @@ static void job_boot_id(char *buf, size_t size)
 /*
  * In the child: written before exec, so before any grandchild exists,
  * the record survives even a builder SIGKILLed a moment after fork.
+ * It is one small write to a new file, with no fsync: what it is for
+ * is a builder that died, not a machine, and after a reboot the boot
+ * id no longer matches anyway.  A record torn short lacks the boot id
+ * or names another, so the next builder ignores it.
  */
-static void job_child_record_pgid(void)
+static void job_child_record_pgid(const char *dir)
 {
     char line[JOB_BOOT_ID_LEN + 32], boot[JOB_BOOT_ID_LEN];
+    char path[PATH_MAX];
     int fd;
 
     job_boot_id(boot, sizeof(boot));
     snprintf(line, sizeof(line), "%ld %s\n", (long)getpid(), boot);
-    fd = open(JOB_PGID_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    if (fsio_write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0)
-        log_warn("cannot record build process group", NULL);
-    close(fd);
+    snprintf(path, sizeof(path), "%s/" JOB_PGID_FILE, dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 || fsio_write_all(fd, line, strlen(line)) < 0)
+        log_warn("cannot record build process group", "error=\"%s\"",
+                 strerror(errno));
+    if (fd >= 0)
+        close(fd);
 }
 
 static void job_child(const struct job *j, const struct job_env *e,
-                      struct job_envp *ev, int logfd, pid_t parent)
+                      struct job_envp *ev, int outfd, pid_t parent)
 {
     char *argv[] = {"sh", "-c", (char *)e->cmd, NULL};
+    char work[PATH_MAX];
     sigset_t none;
     int devnull;
 
@@ -220,54 +228,85 @@ static void job_child(const struct job *j, const struct job_env *e,
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
 
-    if (chdir(j->scratch) < 0)
+    snprintf(work, sizeof(work), "%s/" JOB_WORK_DIR, j->dir);
+    if (chdir(work) < 0)
         _exit(127);
-    job_child_record_pgid();
+    job_child_record_pgid(j->dir);
     devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, STDIN_FILENO) < 0 ||
-        dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0)
+        dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0)
         _exit(127);
     execve("/bin/sh", argv, ev->vars);
     dprintf(STDERR_FILENO, "cannot run /bin/sh: %s\n", strerror(errno));
     _exit(127);
 }
 
-static int job_make_scratch(struct job *j, const struct job_env *e)
+/* OUT/tmp/.tmp-build-<id>@<v>-<pid>-<n>/ and its work/. */
+static int job_make_dir(struct job *j, const struct job_env *e)
 {
     static unsigned counter;
-    char name[IDENT_NAME_MAX];
+    char name[IDENT_NAME_MAX], work[PATH_MAX];
 
     ident_format_name(name, j->id, j->version);
-    snprintf(j->scratch, sizeof(j->scratch),
-             "%s/" FSIO_TMP_PREFIX "build-%s-%ld-%u", e->tmpdir, name,
-             (long)getpid(), counter++);
-    snprintf(j->artifact, sizeof(j->artifact), "%s/artifact", j->scratch);
-    return mkdir(j->scratch, 0755);
+    snprintf(j->dir, sizeof(j->dir), "%s/" FSIO_TMP_PREFIX "build-%s-%ld-%u",
+             e->tmpdir, name, (long)getpid(), counter++);
+    snprintf(j->artifact, sizeof(j->artifact), "%s/artifact", j->dir);
+    snprintf(work, sizeof(work), "%s/" JOB_WORK_DIR, j->dir);
+    if (mkdir(j->dir, 0755) < 0) {
+        j->dir[0] = '\0';
+        return -1;
+    }
+    return mkdir(work, 0755);
+}
+
+/*
+ * The pipe the build prints into, and the ring that keeps its tail.
+ * Only the read end is non-blocking: a build that prints faster than
+ * the builder reads waits, as it would on a terminal.
+ */
+static int job_open_output(struct job *j, int *writefd)
+{
+    int fds[2];
+
+    j->tail.buf = malloc(JOB_TAIL_MAX);
+    if (j->tail.buf == NULL)
+        return -1;
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+        int saved = errno;
+
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return -1;
+    }
+    j->outfd = fds[0];
+    *writefd = fds[1];
+    return 0;
 }
 
 int job_start(struct job *j, const struct job_env *e)
 {
     static struct job_envp ev;
-    char path[PATH_MAX];
     pid_t parent = getpid();
-    int logfd, saved;
+    int writefd, saved;
 
-    if (job_make_scratch(j, e) < 0)
-        return -1;
-    snprintf(path, sizeof(path), "%s/" JOB_LOG_FILE, j->scratch);
-    logfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    if (logfd < 0)
-        goto out_scratch;
+    j->outfd = -1;
+    memset(&j->tail, 0, sizeof(j->tail));
+    if (job_make_dir(j, e) < 0 || job_open_output(j, &writefd) < 0)
+        goto out_release;
     job_env_build(&ev, j, e);
 
     j->pid = fork();
     if (j->pid == 0)
-        job_child(j, e, &ev, logfd, parent);
+        job_child(j, e, &ev, writefd, parent);
     saved = errno;
-    close(logfd);
+    /* Closed here, so that the end of output is the build's own. */
+    close(writefd);
     if (j->pid < 0) {
         errno = saved;
-        goto out_scratch;
+        goto out_release;
     }
 
     /* Also here, so that a signal sent before the child ran reaches it. */
@@ -277,9 +316,10 @@ int job_start(struct job *j, const struct job_env *e)
     j->deadline_ms = j->started_ms + e->timeout_s * 1000;
     return 0;
 
-out_scratch:
+out_release:
     saved = errno;
-    job_remove_scratch(j);
+    j->pid = 0;
+    job_release(j);
     errno = saved;
     return -1;
 }
@@ -307,43 +347,114 @@ pid_t job_reap(int *status)
     return si.si_pid;
 }
 
-int job_log_tail(const struct job *j, size_t max, char **buf, size_t *len)
+/* Keeps the last JOB_TAIL_MAX bytes of all that was appended. */
+static void job_tail_append(struct job_tail *t, const char *data, size_t n)
 {
-    char path[PATH_MAX];
-    struct stat st;
-    off_t from;
-    ssize_t n;
-    int fd;
+    t->total += n;
+    if (n >= JOB_TAIL_MAX) {
+        memcpy(t->buf, data + n - JOB_TAIL_MAX, JOB_TAIL_MAX);
+        t->head = 0;
+        t->len = JOB_TAIL_MAX;
+        return;
+    }
+    while (n > 0) {
+        size_t room = JOB_TAIL_MAX - t->head;
+        size_t k = n < room ? n : room;
 
-    *buf = NULL;
-    *len = 0;
-    snprintf(path, sizeof(path), "%s/" JOB_LOG_FILE, j->scratch);
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno != ENOENT)
-        return -1;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        st.st_size = 0;
-    from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+        memcpy(t->buf + t->head, data, k);
+        t->head = (t->head + k) % JOB_TAIL_MAX;
+        t->len = t->len + k > JOB_TAIL_MAX ? JOB_TAIL_MAX : t->len + k;
+        data += k;
+        n -= k;
+    }
+}
 
-    *buf = malloc((size_t)(st.st_size - from) + 1);
-    if (*buf == NULL) {
-        if (fd >= 0)
-            close(fd);
+/* Reads at most 'rounds' times; returns -1 at the end of the output. */
+static int job_read_rounds(struct job *j, int rounds)
+{
+    static char chunk[64 * 1024];
+
+    while (rounds-- > 0) {
+        ssize_t n = read(j->outfd, chunk, sizeof(chunk));
+
+        if (n > 0) {
+            job_tail_append(&j->tail, chunk, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
         return -1;
     }
-    n = fd >= 0 ? pread(fd, *buf, (size_t)(st.st_size - from), from) : 0;
-    if (fd >= 0)
-        close(fd);
-    *len = n > 0 ? (size_t)n : 0;
-    (*buf)[*len] = '\0';
     return 0;
 }
 
-void job_remove_scratch(const struct job *j)
+static void job_close_output(struct job *j)
 {
-    if (j->scratch[0] != '\0' && fsio_remove_tree(AT_FDCWD, j->scratch) < 0)
-        log_warn("cannot remove scratch directory", "path=\"%s\" error=\"%s\"",
-                 j->scratch, strerror(errno));
+    if (j->outfd >= 0)
+        close(j->outfd);
+    j->outfd = -1;
+}
+
+void job_read_output(struct job *j)
+{
+    /* 16 reads of 64 KiB: a chatty build cannot hold up the loop. */
+    if (j->outfd >= 0 && job_read_rounds(j, 16) < 0)
+        job_close_output(j);
+}
+
+void job_collect(struct job *j)
+{
+    /*
+     * The group is dead, so what it printed is all in the pipe, at
+     * most the pipe's capacity; a writer outside the group gets that
+     * much more and no wait.
+     */
+    if (j->outfd >= 0)
+        job_read_rounds(j, 64);
+    job_close_output(j);
+}
+
+int job_log_tail(const struct job *j, size_t max, char **buf, size_t *len,
+                 int *cut)
+{
+    const struct job_tail *t = &j->tail;
+    size_t n = t->len < max ? t->len : max;
+    size_t from = (t->head + JOB_TAIL_MAX - n) % JOB_TAIL_MAX, skip = 0;
+    size_t first = JOB_TAIL_MAX - from < n ? JOB_TAIL_MAX - from : n;
+
+    *buf = malloc(n + 1);
+    if (*buf == NULL)
+        return -1;
+    if (n > 0) {
+        memcpy(*buf, t->buf + from, first);
+        memcpy(*buf + first, t->buf, n - first);
+    }
+    /* Cut before a character, not inside one. */
+    while (n < t->total && skip < 3 && skip < n &&
+           ((unsigned char)(*buf)[skip] & 0xc0) == 0x80)
+        skip++;
+    memmove(*buf, *buf + skip, n - skip);
+    *len = n - skip;
+    (*buf)[*len] = '\0';
+    if (cut != NULL)
+        *cut = n < t->total;
+    return 0;
+}
+
+void job_release(struct job *j)
+{
+    job_close_output(j);
+    free(j->tail.buf);
+    memset(&j->tail, 0, sizeof(j->tail));
+    if (j->dir[0] != '\0' && fsio_remove_tree(AT_FDCWD, j->dir) < 0) {
+        char quoted[PATH_MAX + 8];
+
+        log_warn("cannot remove build directory", "path=%s error=\"%s\"",
+                 log_quote(quoted, sizeof(quoted), j->dir), strerror(errno));
+    }
+    j->dir[0] = '\0';
 }
 
 /* The group recorded in 'name'/pgid, if it was recorded since boot. */

@@ -1,4 +1,4 @@
-/* job.h - one build: a shell in its own process group and scratch dir. */
+/* job.h - one build: a shell in its own process group and directory. */
 #ifndef BINRELAY_JOB_H
 #define BINRELAY_JOB_H
 
@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "ident.h"
+#include "manifest.h"
 #include "timeutil.h"
 
 /* What became of a build once its process group is asked to stop. */
@@ -17,11 +18,30 @@ enum job_end {
     JOB_CANCELLED, /* overtaken, removed or shut down: publish nothing */
 };
 
+/* A manifest's log is at most this much of the build's output. */
+#define JOB_TAIL_MAX MANIFEST_LOG_MAX
+
+/*
+ * The last bytes a build printed, in a ring: however much it prints,
+ * the builder keeps only what a manifest can hold, in memory.
+ */
+struct job_tail {
+    char *buf;        /* JOB_TAIL_MAX bytes, malloc'd by job_start() */
+    size_t head, len; /* where the next byte goes; bytes held */
+    uint64_t total;   /* bytes printed in all */
+};
+
 struct job {
     char id[IDENT_ID_MAX + 1];
     int64_t version;
     pid_t pid; /* the shell, which leads its own process group */
-    char scratch[PATH_MAX];
+    /*
+     * The build's own directory under OUT/tmp.  The build runs in its
+     * work/ subdirectory (also HOME and TMPDIR); the builder's files
+     * (the pgid record, PIPELINE_OUT, ccache's logs) sit beside it, out
+     * of the way of whatever the build does in its working directory.
+     */
+    char dir[PATH_MAX];
     char artifact[PATH_MAX];               /* PIPELINE_OUT */
     char started_at[TIMEUTIL_RFC3339_LEN]; /* set by the caller */
     int64_t started_ms;
@@ -30,13 +50,15 @@ struct job {
     int nocache; /* built again without the compiler cache */
     /* Why the compiler cache failed this build, redacted; or "". */
     char cache_failure[384];
+    int outfd; /* read end of the build's stdout and stderr, or -1 */
+    struct job_tail tail;
 };
 
 /* What every build shares. */
 struct job_env {
     const char *cmd;       /* run with /bin/sh -c */
     const char *pipelines; /* absolute; PIPELINE_SRC is <this>/<id> */
-    const char *tmpdir;    /* absolute OUT/tmp, where scratch dirs go */
+    const char *tmpdir;    /* absolute OUT/tmp, where build dirs go */
     long timeout_s;
     /*
      * For a build without the compiler cache: "NAME=value" entries that
@@ -45,22 +67,27 @@ struct job_env {
     const char *const *nocache;
     /*
      * For a build through the cache: "NAME=file" entries, each set to
-     * that file in the build's scratch directory; NULL-terminated, at
-     * most JOB_FILES_MAX, or NULL.
+     * that file in the build's directory (beside work/, so that the
+     * build cannot trip over them); NULL-terminated, at most
+     * JOB_FILES_MAX, or NULL.
      */
     const char *const *files;
 };
 
 #define JOB_FILES_MAX 4
 
-/* The scratch dir files a job leaves for its own and later builders. */
-#define JOB_LOG_FILE  "log"
+/* In a build's directory: its working directory, and the builder's own
+ * record of its process group, read by the next builder after a crash. */
+#define JOB_WORK_DIR  "work"
 #define JOB_PGID_FILE "pgid"
 
 /*
- * Creates a scratch directory under e->tmpdir, records the process group
- * in it and starts the build there.  'j' must have id and version set.
- * Returns 0, or -1 with errno (and no scratch directory left behind).
+ * Creates the build's directory under e->tmpdir, with work/ in it,
+ * and starts the build in work/ with its stdout and stderr on a pipe
+ * whose read end is j->outfd (non-blocking).  The shell records its
+ * process group in the directory before it runs anything.  'j' must
+ * have id and version set.  Returns 0, or -1 with errno (and no
+ * directory left behind).
  */
 int job_start(struct job *j, const struct job_env *e);
 
@@ -89,19 +116,40 @@ void job_signal(const struct job *j, int sig);
 pid_t job_reap(int *status);
 
 /*
- * Reads at most 'max' bytes from the end of the build's log into a
- * malloc'd buffer, NUL-terminated, that the caller frees.  A missing
- * log reads as empty.  Returns 0, or -1 with errno.
+ * Reads what the build printed since the last call, without blocking
+ * and at most about a MiB at a time, into its tail.  At the end of the
+ * output (every writer gone) j->outfd is closed and set to -1.  Call it
+ * whenever j->outfd polls readable or hung up.
  */
-int job_log_tail(const struct job *j, size_t max, char **buf, size_t *len);
+void job_read_output(struct job *j);
 
-/* Removes the scratch directory of 'j'. */
-void job_remove_scratch(const struct job *j);
+/*
+ * For a build whose shell was reaped: takes what is left in the pipe
+ * and closes it.  A process that left the group (setsid) and still
+ * holds the pipe is not waited for: the build is over.
+ */
+void job_collect(struct job *j);
+
+/*
+ * Copies at most 'max' bytes from the end of the build's output into a
+ * malloc'd buffer, NUL-terminated, that the caller frees.  When earlier
+ * output was dropped, the copy starts on a UTF-8 character boundary
+ * and *cut is set to 1 ('cut' may be NULL).  Returns 0, or -1 with
+ * errno.
+ */
+int job_log_tail(const struct job *j, size_t max, char **buf, size_t *len,
+                 int *cut);
+
+/*
+ * Closes what job_start() opened, frees the tail and removes the
+ * build's directory.
+ */
+void job_release(struct job *j);
 
 /*
  * Kills the process groups that builds of a previous, SIGKILLed builder
- * recorded in the scratch dirs under 'tmpfd', so that nothing of theirs
- * writes into OUT while it is being cleaned.  Returns how many.
+ * recorded in their directories under 'tmpfd', so that nothing of
+ * theirs writes into OUT while it is being cleaned.  Returns how many.
  */
 int job_kill_leftovers(int tmpfd);
 

@@ -42,6 +42,7 @@ struct loop {
     char cachedir[PATH_MAX];
     struct pipewatch *watch;
     struct sched *sched;
+    struct pollfd *fds; /* signals, inotify, then one per build slot */
     char pipelines[PATH_MAX];
     int sigfd;
     int64_t rescan_at, backstop_at, heartbeat_at;
@@ -236,7 +237,8 @@ static void start_sched(struct loop *l)
     };
 
     l->sched = sched_new(&sc);
-    if (l->sched == NULL) {
+    l->fds = calloc((size_t)l->opt.jobs + 2, sizeof(*l->fds));
+    if (l->sched == NULL || l->fds == NULL) {
         log_error("out of memory", NULL);
         exit(1);
     }
@@ -342,16 +344,22 @@ static int poll_timeout(const struct loop *l, int64_t now)
 /* Returns 0, or -1 when poll(2) itself fails and the loop cannot go on. */
 static int wait_events(struct loop *l)
 {
-    struct pollfd fds[2] = {
-        {.fd = l->sigfd, .events = POLLIN},
-        {.fd = l->watch ? pipewatch_fd(l->watch) : -1, .events = POLLIN},
-    };
+    struct pollfd *fds = l->fds;
     int64_t now = timeutil_mono_ms();
+    int n;
 
-    if (poll(fds, 2, poll_timeout(l, now)) < 0 && errno != EINTR) {
+    fds[0] = (struct pollfd){.fd = l->sigfd, .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = l->watch ? pipewatch_fd(l->watch) : -1,
+                             .events = POLLIN};
+    n = 2 + sched_pollfds(l->sched, fds + 2);
+    if (poll(fds, (nfds_t)n, poll_timeout(l, now)) < 0) {
+        if (errno == EINTR)
+            return 0;
         log_error("cannot wait for events", "error=\"%s\"", strerror(errno));
         return -1;
     }
+    /* Output first: a build that just exited may have left some. */
+    sched_output(l->sched, fds + 2);
     if (fds[0].revents & POLLIN)
         on_signals(l);
     if ((fds[1].revents & POLLIN) && pipewatch_read(l->watch) &&
@@ -367,6 +375,7 @@ static void finish(struct loop *l, bool abort)
         sched_abort(l->sched);
     compcache_stop(l->cache, l->cachedir);
     sched_free(l->sched);
+    free(l->fds);
     pipewatch_close(l->watch);
 }
 

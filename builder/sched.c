@@ -1,6 +1,7 @@
 /* sched.c - the pipeline table, and when builds start, end or die. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,7 +495,8 @@ static int sched_result_log(struct manifest *m, const struct job *j,
     size_t len, nlen = note ? strlen(note) : 0;
     int rc;
 
-    if (job_log_tail(j, MANIFEST_LOG_MAX - SCHED_NOTE_MAX, &text, &len) < 0)
+    if (job_log_tail(j, MANIFEST_LOG_MAX - SCHED_NOTE_MAX, &text, &len, NULL) <
+        0)
         return -1;
     all = realloc(text, len + nlen + 2);
     if (all == NULL) {
@@ -638,9 +640,9 @@ static enum compcache_verdict sched_cache_verdict(const struct sched *s,
     size_t len;
     char *log;
 
-    if (job_log_tail(j, MANIFEST_LOG_MAX, &log, &len) < 0)
+    if (job_log_tail(j, MANIFEST_LOG_MAX, &log, &len, NULL) < 0)
         return COMPCACHE_FINE;
-    v = compcache_judge(s->cfg.cache, j->scratch, log, reason, size);
+    v = compcache_judge(s->cfg.cache, j->dir, log, reason, size);
     free(log);
     return v;
 }
@@ -659,7 +661,7 @@ static int sched_retry_plain(struct sched *s, struct job *j)
     log_warn("compiler cache failed; building again without it",
              "pipeline=%s version=%lld reason=%s", j->id, (long long)j->version,
              log_quote(quoted, sizeof(quoted), j->cache_failure));
-    job_remove_scratch(j);
+    job_release(j);
     j->nocache = 1;
     if (job_start(j, &s->cfg.env) < 0) {
         log_error("cannot start build", "pipeline=%s version=%lld error=\"%s\"",
@@ -708,6 +710,7 @@ static void sched_finish(struct sched *s, struct job *j, int status)
 {
     struct pipe *p;
 
+    job_collect(j);
     if (sched_check_cache(s, j, status) == 0)
         return;
     p = sched_find(s, j->id);
@@ -727,7 +730,7 @@ static void sched_finish(struct sched *s, struct job *j, int status)
         s->hold_until = timeutil_mono_ms() + SCHED_HOLD_MS;
     }
     outdir_unmark_building(s->cfg.out, j->id, j->version);
-    job_remove_scratch(j);
+    job_release(j);
     memset(j, 0, sizeof(*j));
 }
 
@@ -739,6 +742,27 @@ void sched_reaped(struct sched *s, pid_t pid, int status)
         return;
     sched_finish(s, j, status);
     sched_kick(s);
+}
+
+int sched_pollfds(const struct sched *s, struct pollfd *fds)
+{
+    for (long i = 0; i < s->cfg.jobs; i++) {
+        const struct job *j = &s->jobs[i];
+
+        fds[i].fd = j->pid != 0 ? j->outfd : -1;
+        fds[i].events = POLLIN;
+        fds[i].revents = 0;
+    }
+    return (int)s->cfg.jobs;
+}
+
+void sched_output(struct sched *s, const struct pollfd *fds)
+{
+    for (long i = 0; i < s->cfg.jobs; i++) {
+        if (fds[i].fd >= 0 && fds[i].fd == s->jobs[i].outfd &&
+            (fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            job_read_output(&s->jobs[i]);
+    }
 }
 
 void sched_tick(struct sched *s)

@@ -2,6 +2,7 @@
 #ifndef BINRELAY_SCHED_H
 #define BINRELAY_SCHED_H
 
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,6 +38,20 @@ void sched_rescan(struct sched *s);
 
 /* Handles the exit of build shell 'pid' (already reaped). */
 void sched_reaped(struct sched *s, pid_t pid, int status);
+
+/*
+ * Fills one entry of 'fds' per build slot (--jobs of them, fd -1 for an
+ * idle slot or a build whose output has ended) to poll for the builds'
+ * output.  Returns how many entries it filled.
+ */
+int sched_pollfds(const struct sched *s, struct pollfd *fds);
+
+/*
+ * Reads the output of the builds whose entries in 'fds' (as filled by
+ * sched_pollfds() and then polled) are ready.  Builds block on a full
+ * pipe until this runs, so the main loop calls it after every poll.
+ */
+void sched_output(struct sched *s, const struct pollfd *fds);
 
 /*
  * Enforces timeouts and the stop grace, retries held work, and starts
