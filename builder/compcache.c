@@ -210,6 +210,28 @@ char *compcache_redact(const char *text, size_t len, size_t *outlen)
     return buf;
 }
 
+char *compcache_redact_tail(const char *text, size_t len, size_t *outlen)
+{
+    size_t skip =
+        redact_cut_secret(text, len, (const char *const *)compcache_secrets);
+    size_t mlen = strlen(REDACT_MASK), rlen;
+    char *rest, *out;
+
+    if (skip == 0)
+        return compcache_redact(text, len, outlen);
+    rest = compcache_redact(text + skip, len - skip, &rlen);
+    if (rest == NULL)
+        return NULL;
+    out = malloc(mlen + rlen + 1);
+    if (out != NULL) {
+        memcpy(out, REDACT_MASK, mlen);
+        memcpy(out + mlen, rest, rlen + 1);
+        *outlen = mlen + rlen;
+    }
+    free(rest);
+    return out;
+}
+
 /* Copies 'line', redacted, into 'reason'. */
 static void compcache_reason_of(const char *line, size_t n, char *reason,
                                 size_t size)
@@ -351,6 +373,11 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir,
     const char *dirvar =
         kind == COMPCACHE_SCCACHE ? "SCCACHE_DIR" : "CCACHE_DIR";
 
+    if (remote != NULL)
+        setenv("CCACHE_REMOTE_STORAGE", remote, 1);
+    /* These variables reach every build, with a cache or without. */
+    compcache_find_secrets();
+    log_mask((const char *const *)compcache_secrets);
     if (kind == COMPCACHE_NONE)
         return 0;
     if (!compcache_on_path(tool)) {
@@ -364,9 +391,6 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir,
     }
     if (compcache_dir(dirvar, cachedir, tool, err, errsize) < 0)
         return -1;
-    if (remote != NULL)
-        setenv("CCACHE_REMOTE_STORAGE", remote, 1);
-    compcache_find_secrets();
     /* An unset CC or CXX is make's default, so "cc" is no change. */
     compcache_keep_plain(0, "CC", "cc");
     compcache_keep_plain(1, "CXX", "c++");

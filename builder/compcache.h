@@ -35,12 +35,15 @@ const char *compcache_default(void);
  * the tool is on PATH, wraps CC and CXX in it (and RUSTC_WRAPPER for
  * sccache), gives it a cache directory under 'cachedir' unless one is
  * configured, sets CCACHE_REMOTE_STORAGE to 'remote' when not NULL,
- * notes the configured secrets for compcache_redact(), and starts the
+ * and starts the
  * sccache server in a session of its own so that it outlives each
  * build's process group.  A server that does not start leaves the cache
  * degraded, not the builder stopped: builds try it and fall back.  The
  * variables are set in the builder's own environment, whose allow-list
- * passes them on.  Returns 0, or -1 with a one-line reason in 'err'.
+ * passes them on.  Whatever the cache, even none, it first notes the
+ * secrets among those variables (which reach every build) for
+ * compcache_redact() and has the log mask them in every line.  Returns
+ * 0, or -1 with a one-line reason in 'err'.
  */
 int compcache_setup(enum compcache_kind kind, const char *cachedir,
                     const char *remote, char *err, size_t errsize);
@@ -85,6 +88,13 @@ void compcache_note(const char *reason);
  * errno on failure.
  */
 char *compcache_redact(const char *text, size_t len, size_t *outlen);
+
+/*
+ * As compcache_redact(), for a text whose beginning was cut off (a log
+ * tail): what is left at its start of a secret cut in two is masked
+ * too.
+ */
+char *compcache_redact_tail(const char *text, size_t len, size_t *outlen);
 
 /*
  * The heartbeat's "cache" member, {"tool":...,"status":"ok"|"degraded",

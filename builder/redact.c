@@ -163,3 +163,24 @@ char *redact_secrets(const char *in, size_t len, const char *const *secrets,
     redact_put(&b, plain, (size_t)(end - plain));
     return redact_done(&b, outlen);
 }
+
+size_t redact_cut_secret(const char *in, size_t len, const char *const *secrets)
+{
+    size_t best = 0;
+
+    for (; secrets != NULL && *secrets != NULL; secrets++) {
+        size_t n = strlen(*secrets), k;
+
+        if (n <= REDACT_MIN_SECRET)
+            continue;
+        /* The longest end of this secret that 'in' starts with. */
+        for (k = n - 1 < len ? n - 1 : len; k > best && k >= REDACT_MIN_SECRET;
+             k--) {
+            if (memcmp(in, *secrets + n - k, k) == 0) {
+                best = k;
+                break;
+            }
+        }
+    }
+    return best;
+}

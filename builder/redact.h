@@ -33,4 +33,13 @@ char *redact_urls(const char *in, size_t len, size_t *outlen);
 char *redact_secrets(const char *in, size_t len, const char *const *secrets,
                      size_t *outlen);
 
+/*
+ * The length of the longest start of the 'len' bytes at 'in' that is
+ * the end, but not the whole, of one of 'secrets', and at least
+ * REDACT_MIN_SECRET bytes: what is left of a secret whose beginning
+ * was cut off with the text before it (a log's tail).  0 for none.
+ */
+size_t redact_cut_secret(const char *in, size_t len,
+                         const char *const *secrets);
+
 #endif

@@ -295,6 +295,20 @@ static void sched_sweep(struct sched *s)
     }
 }
 
+/* A manifest's log from text of the builder's own, redacted. */
+static int sched_set_log(struct manifest *m, const char *text)
+{
+    size_t len = strlen(text);
+    char *r = compcache_redact(text, len, &len);
+    int rc;
+
+    if (r == NULL)
+        return -1;
+    rc = manifest_set_log(m, r, len);
+    free(r);
+    return rc;
+}
+
 /*
  * The spec files every result under a version.  A pipeline.json that
  * is still bad after settling is reported where it can be: as a
@@ -324,7 +338,7 @@ static void sched_report_bad(struct sched *s, struct pipe *p)
     timeutil_now_rfc3339(m.started_at);
     memcpy(m.finished_at, m.started_at, sizeof(m.finished_at));
     snprintf(log, sizeof(log), "invalid pipeline.json: %s\n", p->err);
-    if (manifest_set_log(&m, log, strlen(log)) == 0 &&
+    if (sched_set_log(&m, log) == 0 &&
         outdir_publish(s->cfg.out, &m, NULL) == 0) {
         p->published = p->bad_version;
         log_info("published", "pipeline=%s version=%lld state=compile_error",
@@ -471,13 +485,16 @@ static void sched_kick(struct sched *s)
 }
 
 /*
- * A build through a cache may print what the cache printed, and the
- * cache may quote its store's URL: no credential leaves in a result.
+ * A build may print what it was given (AWS_SECRET_ACCESS_KEY reaches
+ * every build, with a compiler cache or without), and a cache may quote
+ * its store's URL: no credential leaves in a result.  'cut' says the
+ * text starts where older output was dropped, maybe inside a secret.
  */
-static int sched_redact(char **text, size_t *len)
+static int sched_redact(char **text, size_t *len, int cut)
 {
     size_t rlen;
-    char *r = compcache_redact(*text, *len, &rlen);
+    char *r = cut ? compcache_redact_tail(*text, *len, &rlen)
+                  : compcache_redact(*text, *len, &rlen);
 
     if (r == NULL)
         return -1;
@@ -489,13 +506,13 @@ static int sched_redact(char **text, size_t *len)
 
 /* The tail of the output, then lines of the builder's own if any. */
 static int sched_result_log(struct manifest *m, const struct job *j,
-                            const char *note, enum compcache_kind cache)
+                            const char *note)
 {
     char *text, *all;
     size_t len, nlen = note ? strlen(note) : 0;
-    int rc;
+    int rc, cut;
 
-    if (job_log_tail(j, MANIFEST_LOG_MAX - SCHED_NOTE_MAX, &text, &len, NULL) <
+    if (job_log_tail(j, MANIFEST_LOG_MAX - SCHED_NOTE_MAX, &text, &len, &cut) <
         0)
         return -1;
     all = realloc(text, len + nlen + 2);
@@ -509,7 +526,7 @@ static int sched_result_log(struct manifest *m, const struct job *j,
         memcpy(all + len, note, nlen);
         len += nlen;
     }
-    if (cache != COMPCACHE_NONE && sched_redact(&all, &len) < 0) {
+    if (sched_redact(&all, &len, cut) < 0) {
         free(all);
         return -1;
     }
@@ -599,7 +616,7 @@ static int sched_publish(struct sched *s, const struct job *j, int status)
     memcpy(m.started_at, j->started_at, sizeof(m.started_at));
     timeutil_now_rfc3339(m.finished_at);
     sched_cache_note(j, note, sizeof(note));
-    if (sched_result_log(&m, j, note[0] ? note : NULL, s->cfg.cache) < 0)
+    if (sched_result_log(&m, j, note[0] ? note : NULL) < 0)
         goto out_free;
     /*
      * A failed build may have filled the volume with half an output;

@@ -110,6 +110,36 @@ static void test_secrets(void **state)
     secrets_is("hunter2", NULL, "hunter2");
 }
 
+/* A tail of a log may start with what is left of a secret cut in two. */
+static void test_cut_secret(void **state)
+{
+    const char *const secrets[] = {"wJalrXUtnFEMI/K7MDENG", "hunter2", "ab", "",
+                                   NULL};
+    const char *in;
+
+    (void)state;
+    in = "K7MDENG rest";
+    assert_int_equal(redact_cut_secret(in, strlen(in), secrets), 7);
+    in = "I/K7MDENG";
+    assert_int_equal(redact_cut_secret(in, strlen(in), secrets), 9);
+    /* The longest end wins; "nter2" is an end of hunter2. */
+    in = "nter2 and more";
+    assert_int_equal(redact_cut_secret(in, strlen(in), secrets), 5);
+    /* A whole secret is redact_secrets()'s, not a cut one. */
+    in = "hunter2";
+    assert_int_equal(redact_cut_secret(in, strlen(in), secrets), 0);
+    /* Under REDACT_MIN_SECRET bytes: plain text, most likely. */
+    in = "NG at the start";
+    assert_int_equal(redact_cut_secret(in, strlen(in), secrets), 0);
+    in = "ENG";
+    assert_int_equal(redact_cut_secret(in, strlen(in), secrets), 0);
+    /* Only the start counts, and 'len' bounds what is looked at. */
+    in = "x K7MDENG";
+    assert_int_equal(redact_cut_secret(in, strlen(in), secrets), 0);
+    assert_int_equal(redact_cut_secret("K7MDENG", 5, secrets), 0);
+    assert_int_equal(redact_cut_secret("K7MDENG", 7, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_several_lines),
         cmocka_unit_test(test_binary_safe),
         cmocka_unit_test(test_secrets),
+        cmocka_unit_test(test_cut_secret),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
