@@ -183,6 +183,43 @@ static void outdir_json_name(char *buf, size_t size, const char *id,
     snprintf(buf, size, "%s" OUTDIR_JSON, name);
 }
 
+/* Reads and parses manifest 'file' in 'dirfd'. */
+static int outdir_read_manifest(int dirfd, const char *file, struct manifest *m)
+{
+    char err[256];
+    size_t len;
+    char *text;
+    int rc;
+
+    if (fsio_read_small(dirfd, file, MANIFEST_FILE_MAX, &text, &len) < 0)
+        return -1;
+    rc = manifest_parse(text, len, m, err, sizeof(err));
+    free(text);
+    if (rc < 0)
+        errno = EINVAL;
+    return rc;
+}
+
+int outdir_read_result(const struct outdir *o, const char *id, int64_t version,
+                       struct manifest *m)
+{
+    char file[IDENT_NAME_MAX + 8];
+    int donefd, rc;
+
+    outdir_json_name(file, sizeof(file), id, version);
+    if (outdir_read_manifest(o->readyfd, file, m) == 0)
+        return 0;
+    /* Not in ready/: the sidecar has moved it to done/, maybe just now. */
+    if (errno != ENOENT)
+        return -1;
+    donefd = openat(o->fd, "done", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (donefd < 0)
+        return -1;
+    rc = outdir_read_manifest(donefd, file, m);
+    close(donefd);
+    return rc;
+}
+
 int outdir_mark_building(const struct outdir *o, const char *id,
                          int64_t version, long worker_id,
                          const char *started_at)

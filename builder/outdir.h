@@ -37,6 +37,15 @@ void outdir_published(const struct outdir *o,
                       void (*fn)(const char *id, int64_t version, void *arg),
                       void *arg);
 
+/*
+ * Reads the result manifest of 'id' at 'version' from ready/ or, when
+ * it is not there, from done/, into 'm' (released with manifest_free()).
+ * Returns 0, or -1 with errno (ENOENT: in neither; EINVAL: not a
+ * manifest).
+ */
+int outdir_read_result(const struct outdir *o, const char *id, int64_t version,
+                       struct manifest *m);
+
 /* Writes, or removes, the building/<id>@<version>.json marker. */
 int outdir_mark_building(const struct outdir *o, const char *id,
                          int64_t version, long worker_id,

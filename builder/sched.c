@@ -26,6 +26,8 @@
 #define SCHED_SETTLE_MS 1500
 /* After a failure to start or publish, wait before trying again. */
 #define SCHED_HOLD_MS 2000
+/* How the log of a report on a bad pipeline.json starts. */
+#define SCHED_INVALID "invalid pipeline.json: "
 /* Room kept in a manifest's log for the builder's own last lines. */
 #define SCHED_NOTE_MAX 768
 
@@ -40,6 +42,14 @@ struct pipe {
     int64_t err_since;
     int err_done; /* err was logged and, if it can be, published */
     int64_t bad_version;
+    /*
+     * A version whose only result is an invalid pipeline.json report
+     * (0: none): once the file is valid at that version, it is built.
+     * 'checked' is the published version whose manifest was read (or
+     * written here) to know.
+     */
+    int64_t invalid_at;
+    int64_t checked;
 };
 
 /* A directory whose name is no id: reported once while it exists. */
@@ -140,6 +150,13 @@ static void sched_remove(struct sched *s, struct pipe *p)
 
     memmove(p, p + 1, sizeof(*p) * (size_t)(s->n - i - 1));
     s->n--;
+}
+
+/* Whether the version pipeline.json names still wants a build. */
+static int sched_wants_build(const struct pipe *p)
+{
+    return p->want > p->published ||
+           (p->want > 0 && p->want == p->published && p->want == p->invalid_at);
 }
 
 static struct job *sched_job_by_pid(struct sched *s, pid_t pid)
@@ -337,10 +354,11 @@ static void sched_report_bad(struct sched *s, struct pipe *p)
     m.worker_id = s->cfg.worker_id;
     timeutil_now_rfc3339(m.started_at);
     memcpy(m.finished_at, m.started_at, sizeof(m.finished_at));
-    snprintf(log, sizeof(log), "invalid pipeline.json: %s\n", p->err);
+    snprintf(log, sizeof(log), SCHED_INVALID "%s\n", p->err);
     if (sched_set_log(&m, log) == 0 &&
         outdir_publish(s->cfg.out, &m, NULL) == 0) {
         p->published = p->bad_version;
+        p->invalid_at = p->checked = p->bad_version;
         log_info("published", "pipeline=%s version=%lld state=compile_error",
                  p->id, (long long)m.version);
     } else {
@@ -349,6 +367,45 @@ static void sched_report_bad(struct sched *s, struct pipe *p)
         p->err_done = 0;
     }
     manifest_free(&m);
+}
+
+/* True for a manifest that only reports a bad pipeline.json. */
+static int sched_is_invalid_report(const struct manifest *m)
+{
+    const char *nl = strchr(m->log, '\n');
+
+    return m->state == STATE_COMPILE_ERROR &&
+           strncmp(m->log, SCHED_INVALID, strlen(SCHED_INVALID)) == 0 &&
+           nl != NULL && nl[1] == '\0';
+}
+
+/*
+ * A version published as an invalid pipeline.json report is not built
+ * yet: when the file is valid at that version, the build is due.  The
+ * manifest is read once per published version, and only for pipelines
+ * whose pipeline.json names exactly that version, so that a builder
+ * started again after such a report builds the fixed file too.
+ */
+static void sched_check_invalid(struct sched *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        struct pipe *p = &s->p[i];
+        struct manifest m;
+
+        if (p->want == 0 || p->want != p->published ||
+            p->checked == p->published)
+            continue;
+        if (outdir_read_result(s->cfg.out, p->id, p->published, &m) < 0) {
+            /* Gone between listing and reading: look again next time. */
+            if (errno != ENOENT)
+                p->checked = p->published;
+            continue;
+        }
+        p->checked = p->published;
+        if (sched_is_invalid_report(&m))
+            p->invalid_at = p->published;
+        manifest_free(&m);
+    }
 }
 
 static void sched_settle(struct sched *s)
@@ -409,6 +466,7 @@ void sched_rescan(struct sched *s)
     sched_sweep(s);
     sched_forget_bad_names(s);
     outdir_published(s->cfg.out, sched_published, s);
+    sched_check_invalid(s);
     sched_settle(s);
     sched_kick(s);
 }
@@ -429,7 +487,7 @@ static struct pipe *sched_next_due(struct sched *s)
     for (int i = 0; i < s->n; i++) {
         struct pipe *p = &s->p[i];
 
-        if (p->job != NULL || p->want <= p->published)
+        if (p->job != NULL || !sched_wants_build(p))
             continue;
         if (best == NULL || p->seq < best->seq)
             best = p;
@@ -740,6 +798,10 @@ static void sched_finish(struct sched *s, struct job *j, int status)
     } else if (sched_publish(s, j, status) == 0) {
         if (p != NULL && j->version > p->published)
             p->published = j->version;
+        if (p != NULL && j->version == p->published)
+            p->checked = j->version;
+        if (p != NULL && j->version == p->invalid_at)
+            p->invalid_at = 0;
     } else {
         log_error("cannot publish result",
                   "pipeline=%s version=%lld error=\"%s\"", j->id,
@@ -892,5 +954,5 @@ void sched_counts(const struct sched *s, int *building, int *queued)
     for (long i = 0; i < s->cfg.jobs; i++)
         *building += s->jobs[i].pid != 0 && s->jobs[i].end != JOB_CANCELLED;
     for (int i = 0; i < s->n; i++)
-        *queued += s->p[i].job == NULL && s->p[i].want > s->p[i].published;
+        *queued += s->p[i].job == NULL && sched_wants_build(&s->p[i]);
 }
