@@ -81,10 +81,15 @@ void scan_pipeline(int rootfd, const char *name, struct scan_result *r)
                  strerror(errno));
         return;
     }
-    if (fsio_read_small(fd, "pipeline.json", PIPELINE_FILE_MAX, &text, &len) <
-        0) {
-        snprintf(r->err, sizeof(r->err), "cannot read pipeline.json: %s",
-                 strerror(errno));
+    /* git-sync checkouts and hand-made trees may link it elsewhere. */
+    if (fsio_read_small_follow(fd, "pipeline.json", PIPELINE_FILE_MAX, &text,
+                               &len) < 0) {
+        if (errno == EINVAL)
+            snprintf(r->err, sizeof(r->err),
+                     "pipeline.json is not a regular file");
+        else
+            snprintf(r->err, sizeof(r->err), "cannot read pipeline.json: %s",
+                     strerror(errno));
         close(fd);
         return;
     }

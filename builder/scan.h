@@ -29,7 +29,10 @@ int scan_names(int rootfd, void (*fn)(const char *name, void *arg), void *arg);
 /* True when entry 'name' of 'rootfd' is a directory, through symlinks. */
 bool scan_is_dir(int rootfd, const char *name);
 
-/* Reads entry 'name' of 'rootfd' (a directory, through symlinks). */
+/*
+ * Reads entry 'name' of 'rootfd' (a directory, through symlinks) and
+ * its pipeline.json (a regular file, through symlinks too).
+ */
 void scan_pipeline(int rootfd, const char *name, struct scan_result *r);
 
 #endif

@@ -131,6 +131,31 @@ static void test_symlinked_pipeline(void **state)
     assert_non_null(strstr(r.err, "invalid JSON"));
 }
 
+/* pipeline.json itself a symlink, as git-sync checkouts may have it. */
+static void test_symlinked_pipeline_json(void **state)
+{
+    struct scan_result r;
+    char path[256], real[256];
+
+    (void)state;
+    put("25", "{\"version\": 6}");
+    snprintf(path, sizeof(path), "%s/25/pipeline.json", root);
+    snprintf(real, sizeof(real), "%s/25/real.json", root);
+    assert_int_equal(rename(path, real), 0);
+    assert_int_equal(symlink("real.json", path), 0);
+    scan_pipeline(rootfd, "25", &r);
+    assert_int_equal(r.version, 6);
+    assert_string_equal(r.err, "");
+
+    /* A link to a directory is no pipeline.json. */
+    put("26", NULL);
+    snprintf(path, sizeof(path), "%s/26/pipeline.json", root);
+    assert_int_equal(symlink(".", path), 0);
+    scan_pipeline(rootfd, "26", &r);
+    assert_int_equal(r.version, 0);
+    assert_string_equal(r.err, "pipeline.json is not a regular file");
+}
+
 static void count_name(const char *name, void *arg)
 {
     int *n = arg;
@@ -164,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_bad_pipeline_json),
         cmocka_unit_test(test_missing_things),
         cmocka_unit_test(test_symlinked_pipeline),
+        cmocka_unit_test(test_symlinked_pipeline_json),
         cmocka_unit_test(test_dot_names_skipped),
     };
 
