@@ -50,6 +50,7 @@ struct pipe {
      */
     int64_t invalid_at;
     int64_t checked;
+    int64_t older_warned; /* the older version last warned about */
 };
 
 /* A directory whose name is no id: reported once while it exists. */
@@ -380,6 +381,26 @@ static int sched_is_invalid_report(const struct manifest *m)
 }
 
 /*
+ * Versions are meant to grow: a pipeline.json that names one older than
+ * what is published is not built.  That is said once per version, so
+ * that whoever rewrote the file knows why nothing happens.
+ */
+static void sched_check_older(struct sched *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        struct pipe *p = &s->p[i];
+
+        if (p->want == 0 || p->want >= p->published ||
+            p->want == p->older_warned)
+            continue;
+        p->older_warned = p->want;
+        log_warn("pipeline.json names an older version; not built",
+                 "pipeline=%s version=%lld published=%lld", p->id,
+                 (long long)p->want, (long long)p->published);
+    }
+}
+
+/*
  * A version published as an invalid pipeline.json report is not built
  * yet: when the file is valid at that version, the build is due.  The
  * manifest is read once per published version, and only for pipelines
@@ -467,6 +488,7 @@ void sched_rescan(struct sched *s)
     sched_forget_bad_names(s);
     outdir_published(s->cfg.out, sched_published, s);
     sched_check_invalid(s);
+    sched_check_older(s);
     sched_settle(s);
     sched_kick(s);
 }
@@ -529,7 +551,9 @@ static void sched_kick(struct sched *s)
     for (int i = 0; i < s->n; i++) {
         p = &s->p[i];
         if (p->job != NULL && p->job->version != p->want)
-            sched_cancel(p, "a newer version arrived");
+            sched_cancel(p, p->want > p->job->version
+                                ? "a newer version arrived"
+                                : "pipeline.json names an older version");
     }
     if (s->stopping || timeutil_mono_ms() < s->hold_until)
         return;
@@ -593,6 +617,20 @@ static int sched_result_log(struct manifest *m, const struct job *j,
     return rc;
 }
 
+/* What a file that is not a regular one is, for a message. */
+static const char *sched_file_kind(mode_t mode)
+{
+    if (S_ISLNK(mode))
+        return "a symlink, not a file";
+    if (S_ISDIR(mode))
+        return "a directory, not a file";
+    if (S_ISFIFO(mode))
+        return "a FIFO, not a file";
+    if (S_ISSOCK(mode))
+        return "a socket, not a file";
+    return "a device, not a file";
+}
+
 /* Decides success or compile_error; 'note' explains a failure. */
 static enum state sched_outcome(const struct job *j, int status, char *note,
                                 size_t size, long timeout_s)
@@ -610,9 +648,14 @@ static enum state sched_outcome(const struct job *j, int status, char *note,
     }
     if (WEXITSTATUS(status) != 0)
         return STATE_COMPILE_ERROR;
-    if (lstat(j->artifact, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (lstat(j->artifact, &st) < 0) {
         snprintf(note, size,
                  "build exited 0 but left no file at PIPELINE_OUT\n");
+        return STATE_COMPILE_ERROR;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(note, size, "build exited 0 but PIPELINE_OUT is %s\n",
+                 sched_file_kind(st.st_mode));
         return STATE_COMPILE_ERROR;
     }
     return STATE_SUCCESS;
