@@ -366,10 +366,8 @@ void fleet_resolve(const char *prog, const struct fleet_opts *o,
     if (f->worker_id >= f->workers)
         config_die(prog, "worker id %ld is not below the %ld workers",
                    f->worker_id, f->workers);
-    log_info("fleet resolved", "worker_id=%ld workers=%ld source=%s%s%s",
-             f->worker_id, f->workers, f->from_k8s ? "k8s" : "flag",
-             f->from_k8s ? " statefulset=" : "",
-             f->from_k8s ? f->statefulset : "");
+    /* Nothing is logged here: a configuration error found after this
+     * must still be the only line the daemon prints. */
 }
 
 int fleet_check(struct fleet *f)

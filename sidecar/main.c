@@ -391,8 +391,9 @@ int main(int argc, char **argv)
         open_leader();
     start_parts();
     warn_auth();
-    log_info("sidecar started", "worker=%ld workers=%ld role=%s",
-             fleet.worker_id, fleet.workers, store ? "leader" : "worker");
+    log_info("sidecar started", "worker=%ld workers=%ld role=%s statefulset=%s",
+             fleet.worker_id, fleet.workers, store ? "leader" : "worker",
+             fleet.from_k8s ? fleet.statefulset : "-");
 
     rc = run(sfd);
     server_stop(server);
