@@ -59,9 +59,11 @@ $(BIN)/sidecar: $(call obj,$(SIDECAR_SRC) $(SHARED_SRC))
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# -iquote: builder/sched.h must not hide the system's <sched.h>.
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ibuilder -Isidecar -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -iquote builder -iquote sidecar -o $@ $^ $(LDLIBS) \
+	    -lcmocka
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(call obj,$(SHARED_SRC))
 	@mkdir -p $(dir $@)
@@ -106,7 +108,8 @@ test-asan: deps-test
 
 lint: deps-test
 	clang-format --dry-run -Werror shared/*.[ch] builder/*.[ch] \
-	    sidecar/*.[ch] tests/unit/*.c tests/tools/*.c
+	    sidecar/*.[ch] tests/unit/*.c tests/tools/*.c tests/fuzz/*.c \
+	    tests/bench/brb.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -D__GNUC__ -Ishared shared builder sidecar
 	$(MAKE) --no-print-directory all BUILD=build/gcc BIN=build/gcc/bin CC=gcc

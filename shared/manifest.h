@@ -9,7 +9,7 @@
 #include "state.h"
 #include "timeutil.h"
 
-/* The spec bounds a manifest's log at 64 KiB of build output. */
+/* A manifest keeps at most the last 64 KiB of the build output. */
 #define MANIFEST_LOG_MAX (64 * 1024)
 /* Anything larger is not a manifest we wrote: 64 KiB of log, escaped. */
 #define MANIFEST_FILE_MAX (512 * 1024)

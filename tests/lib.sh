@@ -122,8 +122,8 @@ t_check() {
     t_log "ok: $what"
 }
 
-# t_publish OUT ID VERSION FILE: a drop-in build, published as the spec
-# says: the binary renamed into artifacts/, then the manifest into ready/.
+# t_publish OUT ID VERSION FILE: a drop-in build, published with the two
+# renames: the binary into artifacts/, then the manifest into ready/.
 t_publish() {
     local out=$1 id=$2 v=$3 file=$4 name="$2@$3"
     mkdir -p "$out/artifacts" "$out/ready" "$out/tmp"
@@ -137,7 +137,7 @@ t_publish() {
 }
 
 # t_pipeline DIR ID VERSION [SOURCE]: a C pipeline that prints its id,
-# placed as the spec asks: written under a dot name, then renamed.  An
+# placed as a drop-in must be: written under a dot name, then renamed.  An
 # existing pipeline gets its sources and then pipeline.json replaced.
 t_pipeline() {
     local root=$1 id=$2 v=$3 src=${4:-} dir
@@ -186,7 +186,7 @@ t_fleet() {
 }
 
 # t_owner ID N: the worker that builds ID in a fleet of N, worked out
-# here in bash from the spec's rule, independently of the C code.
+# here in bash from the assignment rule, independently of the C code.
 t_owner() {
     local id=$1 n=$2 hex
     if [[ $id =~ ^[0-9]+$ ]]; then

@@ -42,7 +42,9 @@
  * by --timeout-ms (default 120000) per result in sequential mode and in
  * total in burst mode; on a timeout it exits 1 naming what is missing.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -60,7 +62,7 @@
 
 #define MAX_OUTS 64
 #define MAX_PIDS 64
-#define CHUNK (1024 * 1024)
+#define CHUNK    (1024 * 1024)
 
 static const char *store;
 static char *outs[MAX_OUTS];
@@ -141,8 +143,8 @@ static long long cpu_ms(void)
             continue;
         /* after ") ": state(3) ... utime(14) stime(15) */
         if (sscanf(p + 2,
-                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                   &ut, &st) == 2)
+                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                   &st) == 2)
             total += (long long)(ut + st) * 1000 / tick;
     }
     return total;
@@ -560,8 +562,8 @@ int main(int argc, char **argv)
         int64_t last_scan = now_us();
         while (ndone < count) {
             if (now_us() - t0 > (int64_t)timeout_ms * 1000) {
-                fprintf(stderr, "brb: timeout: %ld of %ld installed\n",
-                        ndone, count);
+                fprintf(stderr, "brb: timeout: %ld of %ld installed\n", ndone,
+                        count);
                 return 1;
             }
             /* a full rescan after an overflow, and at most once every

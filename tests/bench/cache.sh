@@ -99,8 +99,8 @@ gen() {
     } >"$dir/Makefile"
 }
 
-# place ROOT ID SRC: the pipeline ID with SRC's files, placed as the
-# spec asks (a dot name, then a rename).
+# place ROOT ID SRC: the pipeline ID with SRC's files, placed as a
+# drop-in must be (a dot name, then a rename).
 place() {
     rm -rf "$1/.new-$2"
     cp -r "$3" "$1/.new-$2"

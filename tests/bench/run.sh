@@ -12,8 +12,8 @@
 #   BENCH_OUT=FILE  where to write the document
 #
 # Methods (details in the document it writes):
-# - tests/bench/brb.c (compiled here) publishes drop-in results exactly as
-#   the spec says and times each from its manifest's rename until the
+# - tests/bench/brb.c (compiled here) publishes drop-in results with the two
+#   renames and times each from its manifest's rename until the
 #   leader's STORE/status/<id>.json says success (inotify on STORE/status;
 #   the leader replaces that file only after fsync + rename + dir fsync),
 #   sampling the sidecars' CPU from /proc/<pid>/stat.

@@ -12,7 +12,7 @@ mkdir -p "$P"
 port=$(t_port 3)
 t_fleet 3 "$port" "$P"
 
-# The examples, dropped in as the spec asks: a dot name, then a rename.
+# The examples, dropped in as a drop-in must be: a dot name, then a rename.
 while read -r id expected; do
     cp -r "$T_REPO/examples/$id" "$P/.$id"
     mv "$P/.$id" "$P/$id"

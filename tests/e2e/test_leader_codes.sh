@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every answer the spec gives to an upload, each provoked once against a
+# Every answer the HTTP API gives to an upload, each provoked once against a
 # real leader: 201, 200, 400, 401, 404, 405, 409, 411, 413, 422, 507.
 # Refusals decided from the headers come before the body: a client that
 # waits for "100 Continue" never sends it.  Reads of installed binaries

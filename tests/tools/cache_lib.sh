@@ -71,7 +71,7 @@ c_stat() {
 # compiled (-c) and linked in two steps, since compiler caches cache
 # only the first, and with paths relative to the pipeline, so that the
 # same sources under another id hash the same.  The binary prints
-# "sum <n>".  Placed as the spec asks: under a dot name, then renamed.
+# "sum <n>".  Placed as a drop-in must be: a dot name, then a rename.
 c_pipeline() {
     local root=$1 id=$2 files=${3:-3} dir i objs=
     dir=$root/.new-$id
