@@ -109,7 +109,7 @@ static void test_bad_ids(void **state)
         "/v1/binaries/%31/3",
         "/v1/binaries/-1/3",
         "/v1/binaries/12a/3",
-        "/v1/binaries/9223372036854775808/3",
+        "/v1/binaries/1234567890123456789012345678901234567/3",
         "/v1/binaries/" UUID "0/3",
         "/v1/status/..",
         "/v1/status/1%2F2",
