@@ -13,6 +13,7 @@
 #include "health.h"
 #include "log.h"
 #include "shipper.h"
+#include "sink.h"
 
 #define HEALTH_BODY_MAX 4096
 /* A worker's /healthz body, its cache's reason included, fits. */
@@ -113,25 +114,11 @@ struct health_probe {
     long k;
     char url[512];
     char body[HEALTH_PROBE_MAX];
-    size_t len;
+    struct sink sink; /* collects 'body' */
     char curl_err[CURL_ERROR_SIZE];
     CURLcode rc;
     bool local;
 };
-
-static size_t health_sink(char *data, size_t size, size_t n, void *cls)
-{
-    struct health_probe *p = cls;
-    size_t len = size * n;
-    size_t room = sizeof(p->body) - 1 - p->len;
-
-    if (len > room)
-        len = room;
-    memcpy(p->body + p->len, data, len);
-    p->len += len;
-    p->body[p->len] = '\0';
-    return size * n;
-}
 
 static void health_url(char *buf, size_t size, long k)
 {
@@ -152,8 +139,9 @@ static CURL *health_easy(struct health_probe *p)
     if (e == NULL)
         return NULL;
     curl_easy_setopt(e, CURLOPT_URL, p->url);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, health_sink);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
+    p->sink = (struct sink){.buf = p->body, .size = sizeof(p->body)};
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &p->sink);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->curl_err);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, health_cfg.timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "metrics.h"
 #include "shipper.h"
+#include "sink.h"
 #include "strmap.h"
 #include "timeutil.h"
 #include "token.h"
@@ -72,7 +73,7 @@ struct xfer {
     int64_t hashed;
     char *body; /* a status report's JSON */
     char response[SHIP_RESPONSE_MAX];
-    size_t response_len;
+    struct sink sink; /* collects 'response' */
     char curl_err[CURL_ERROR_SIZE];
     int64_t sent;
 };
@@ -846,20 +847,6 @@ static int ship_seek(void *cls, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
-static size_t ship_response(char *data, size_t size, size_t n, void *cls)
-{
-    struct xfer *x = ((struct job *)cls)->x;
-    size_t len = size * n;
-    size_t room = sizeof(x->response) - 1 - x->response_len;
-
-    if (len > room)
-        len = room;
-    memcpy(x->response + x->response_len, data, len);
-    x->response_len += len;
-    x->response[x->response_len] = '\0';
-    return size * n;
-}
-
 static int ship_headers(struct job *j, const char *type)
 {
     struct xfer *x = j->x;
@@ -894,8 +881,10 @@ static CURL *ship_easy(struct job *j, const char *path)
     snprintf(url, sizeof(url), "%.*s%s", (int)n, ship.leader, path);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, ship_response);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    j->x->sink =
+        (struct sink){.buf = j->x->response, .size = sizeof(j->x->response)};
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &j->x->sink);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->x->curl_err);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
