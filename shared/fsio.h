@@ -40,7 +40,9 @@ int fsio_tmpfile(int dirfd, char *name, size_t size, mode_t mode);
 
 /*
  * Renames 'from' in 'fromfd' to 'to' in 'tofd', then fsyncs the target
- * directory (and the source one when it differs).  Returns 0 or -1.
+ * directory (and the source one when it differs).  Returns 0, or -1
+ * with errno from rename(2) or fsync(2); after a failed fsync the file
+ * is already under its new name.
  */
 int fsio_rename_durable(int fromfd, const char *from, int tofd, const char *to);
 
@@ -75,7 +77,11 @@ int fsio_open_beneath(int dirfd, const char *path, int flags);
  */
 int fsio_remove_prefixed(int dirfd, const char *prefix);
 
-/* Removes 'name' in 'dirfd' and everything below it.  Returns 0 or -1. */
+/*
+ * Removes 'name' in 'dirfd' and everything below it, following no
+ * symlink.  Returns 0, or -1 with errno from the first removal that
+ * failed (what could be removed is gone).
+ */
 int fsio_remove_tree(int dirfd, const char *name);
 
 #endif

@@ -47,6 +47,7 @@ char *manifest_encode(const struct manifest *m);
  */
 int manifest_set_log(struct manifest *m, const char *text, size_t len);
 
+/* Releases what 'm' owns (its log); 'm' itself is the caller's. */
 void manifest_free(struct manifest *m);
 
 /*

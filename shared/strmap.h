@@ -10,6 +10,7 @@
  */
 struct strmap;
 
+/* An empty map, or NULL with errno ENOMEM.  strmap_free() releases it. */
 struct strmap *strmap_new(void);
 
 /* Frees the map and its keys, not the values. */
@@ -24,6 +25,7 @@ int strmap_put(struct strmap *m, const char *key, void *value);
 /* Removes 'key'; returns its value, or NULL if it was absent. */
 void *strmap_del(struct strmap *m, const char *key);
 
+/* How many keys 'm' holds. */
 size_t strmap_count(const struct strmap *m);
 
 /* Calls 'fn' for every entry, in no particular order.  'fn' must not

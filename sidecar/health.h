@@ -15,6 +15,7 @@ struct health_config {
     long timeout_ms; /* for each worker's /healthz */
 };
 
+/* Copies 'cfg' (its strings must outlive the module).  Call once. */
 void health_init(const struct health_config *cfg);
 
 /*
@@ -25,7 +26,8 @@ bool health_local(json_t *body, char *reason, size_t size);
 
 /*
  * Asks every worker's /healthz at once (this one locally) and returns
- * the body of /cluster_healthz; *all_healthy tells 200 from 503.
+ * the body of /cluster_healthz, a new object the caller releases (NULL
+ * without memory); *all_healthy tells 200 from 503.
  */
 json_t *health_cluster(bool *all_healthy);
 

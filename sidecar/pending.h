@@ -26,8 +26,9 @@ void pending_extra(struct store_extra *x);
 void pending_extra_free(struct store_extra *x);
 
 /*
- * The pending entry of 'id', or NULL when the store's 'recorded' version
- * of it (0 for none) is not older than the one on disk.
+ * The pending entry of 'id' as a new object the caller releases, or
+ * NULL when the store's 'recorded' version of it (0 for none) is not
+ * older than the one on disk.
  */
 json_t *pending_entry_json(const char *id, int64_t recorded);
 

@@ -23,7 +23,11 @@ struct shipper_config {
     const char *ca_file;
 };
 
-/* Opens the volume's folders and the inotify watch.  Returns 0 or -1. */
+/*
+ * Opens the volume's folders (making those missing) and the inotify
+ * watch, and scans what is already published.  Returns 0, or -1 with
+ * errno from the failed open, mkdir or inotify call.
+ */
 int shipper_init(const struct shipper_config *cfg);
 
 /*
@@ -54,11 +58,15 @@ void shipper_abandon(void);
 /* This worker's own view for its /v1/status: results not yet shipped
  * and those that failed. */
 void shipper_list_json(json_t *array);
+
+/* The newest entry of 'id' in that view, as a new object the caller
+ * releases, or NULL when this worker holds none. */
 json_t *shipper_entry_json(const char *id);
 
 /* Counts for /healthz: queued, in flight, failed. */
 void shipper_counts(long *queued, long *active, long *failed);
 
+/* Ends every transfer, flushes the ledger and frees the module. */
 void shipper_close(void);
 
 #endif

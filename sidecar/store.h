@@ -128,7 +128,8 @@ size_t store_list_text(struct store *s, const struct store_extra *extra,
  */
 int store_clean_temps(struct store *s);
 
-/* Bytes used and available on the store's filesystem. */
+/* Bytes used and available on the store's filesystem.  Returns 0, or -1
+ * with errno from fstatvfs(2), the counts then left unchanged. */
 int store_usage(struct store *s, uint64_t *used, uint64_t *avail);
 
 /* Number of uploads being received (their temporaries in tmp/). */

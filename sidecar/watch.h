@@ -39,6 +39,7 @@ long watch_scan(const char *path, enum watch_dir dir, watch_fn fn, void *cls);
 /* Splits "<id>@<version>.json"; returns 0, or -1 for any other name. */
 int watch_parse_name(const char *file, char *name, char *id, int64_t *version);
 
+/* Removes the watches and closes the inotify descriptor. */
 void watch_close(void);
 
 #endif
