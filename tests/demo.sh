@@ -48,6 +48,17 @@ curl -s "$T_LEADER/v1/status" | jq -r '.pipelines | sort_by(.pipeline_id)[] |
     while IFS=$'\t' read -r id w st size x; do
         printf '%-38s %-8s %-14s %-7s %s\n' "$id" "$w" "$st" "$size" "$x"
     done
+curl -s "$T_LEADER/v1/status" | jq -r '.pipelines[] |
+    select(.state == "compile_error") | [.pipeline_id, .message] | @tsv' |
+    while IFS=$'\t' read -r id msg; do
+        printf '\n%s failed to compile; its log says:\n' "$id"
+        printf '%b\n' "$msg" | grep -m 3 -E 'error|Error' | sed 's/^/    /'
+    done
+if curl -sf -o "$T_DIR/prog-8" "$T_LEADER/v1/binaries/8/latest"; then
+    chmod +x "$T_DIR/prog-8"
+    printf '\npipeline 8, fetched from the leader and run: %s\n' \
+        "$("$T_DIR/prog-8")"
+fi
 echo
 echo "binaries: $T_LEADER/v1/binaries/<id>/latest" \
     "(e.g. curl -o prog $T_LEADER/v1/binaries/8/latest)"
