@@ -372,6 +372,7 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir,
     const char *tool = compcache_tools[kind];
     const char *dirvar =
         kind == COMPCACHE_SCCACHE ? "SCCACHE_DIR" : "CCACHE_DIR";
+    char quoted[PATH_MAX + 8];
 
     if (remote != NULL)
         setenv("CCACHE_REMOTE_STORAGE", remote, 1);
@@ -403,7 +404,8 @@ int compcache_setup(enum compcache_kind kind, const char *cachedir,
     } else {
         compcache_log_remote();
     }
-    log_info("compiler cache enabled", "tool=%s cc=\"%s\"", tool, getenv("CC"));
+    log_info("compiler cache enabled", "tool=%s cc=%s", tool,
+             log_quote(quoted, sizeof(quoted), getenv("CC")));
     return 0;
 }
 

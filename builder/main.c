@@ -49,6 +49,72 @@ struct loop {
     int stopping;
 };
 
+/* The flags, with their defaults; parse_options() fills and checks them. */
+static struct options opt = {
+    .worker_id = "auto",
+    .workers = "1",
+    .build_cmd = DEFAULT_BUILD_CMD,
+    .sa_dir = FLEET_SA_DIR,
+    .log_level = "info",
+    .jobs = 1,
+    .build_timeout = 3600,
+    .check_interval = 30,
+    .k8s_start_timeout = 30,
+    .heartbeat_interval = 2,
+    .rescan_interval = 30,
+    .stop_timeout = 10,
+};
+
+#define S(name, dst, arg, help)                                                \
+    {                                                                          \
+        name, CONFIG_STRING, &opt.dst, arg, help, 0, 0                         \
+    }
+#define L(name, dst, arg, help, min, max)                                      \
+    {                                                                          \
+        name, CONFIG_LONG, &opt.dst, arg, help, min, max                       \
+    }
+
+static const struct config_opt options[] = {
+    S("pipelines", pipelines, "DIR", "the pipelines directory (required)"),
+    S("out", out, "DIR",
+      "the shared volume results are published into (required)"),
+    S("worker-id", worker_id, "K|auto",
+      "this worker; auto (default): the hostname's trailing -<n>"),
+    S("workers", workers, "N|k8s",
+      "fleet size (1); k8s: the StatefulSet's spec.replicas"),
+    S("build-cmd", build_cmd, "CMD",
+      "run by /bin/sh -c in a scratch dir (" DEFAULT_BUILD_CMD ")"),
+    L("jobs", jobs, "N", "builds at once (1)", 1, 1024),
+    L("build-timeout", build_timeout, "SECONDS",
+      "a build running longer is killed: a compile error (3600)", 1, 604800),
+    S("statefulset", statefulset, "NAME",
+      "StatefulSet for --workers k8s; default: hostname less -<n>"),
+    L("k8s-check-interval", check_interval, "SECONDS",
+      "how often the replica count is checked again (30)", 1, 86400),
+    S("k8s-serviceaccount-dir", sa_dir, "DIR",
+      "token, ca.crt and namespace for the Kubernetes API (" FLEET_SA_DIR ")"),
+    L("k8s-start-timeout", k8s_start_timeout, "SECONDS",
+      "how long an unanswered Kubernetes API is retried at start (30)", 1,
+      3600),
+    L("heartbeat-interval", heartbeat_interval, "SECONDS",
+      "how often OUT/heartbeat is renewed (2)", 1, 3600),
+    L("rescan-interval", rescan_interval, "SECONDS",
+      "full rescan of the pipelines even without inotify events (30)", 1,
+      86400),
+    L("stop-timeout", stop_timeout, "SECONDS",
+      "on SIGTERM, builds get SIGTERM, then SIGKILL after this (10)", 1, 3600),
+    S("compiler-cache", compiler_cache, "none|sccache|ccache",
+      "compile through this cache (sccache if SCCACHE_BUCKET is set, "
+      "else none)"),
+    S("ccache-remote-storage", ccache_remote, "URL",
+      "ccache's shared store, e.g. redis://host:6379 "
+      "(CCACHE_REMOTE_STORAGE)"),
+    S("log-level", log_level, "LEVEL", "debug, info (default), warn or error"),
+};
+
+#undef S
+#undef L
+
 /* Checked with the other flags, before anything is set up. */
 static void parse_cache(struct options *o)
 {
@@ -68,82 +134,25 @@ static void parse_cache(struct options *o)
                          "ccache");
 }
 
+/* Fills 'o' from the flags and their variables; exits 2 on bad usage. */
 static void parse_options(struct options *o, int argc, char **argv)
 {
-    const struct config_opt opts[] = {
-        {"pipelines", CONFIG_STRING, &o->pipelines, "DIR",
-         "the pipelines directory (required)", 0, 0},
-        {"out", CONFIG_STRING, &o->out, "DIR",
-         "the shared volume results are published into (required)", 0, 0},
-        {"worker-id", CONFIG_STRING, &o->worker_id, "K|auto",
-         "this worker; auto (default): the hostname's trailing -<n>", 0, 0},
-        {"workers", CONFIG_STRING, &o->workers, "N|k8s",
-         "fleet size (1); k8s: the StatefulSet's spec.replicas", 0, 0},
-        {"build-cmd", CONFIG_STRING, &o->build_cmd, "CMD",
-         "run by /bin/sh -c in a scratch dir (" DEFAULT_BUILD_CMD ")", 0, 0},
-        {"jobs", CONFIG_LONG, &o->jobs, "N", "builds at once (1)", 1, 1024},
-        {"build-timeout", CONFIG_LONG, &o->build_timeout, "SECONDS",
-         "a build running longer is killed: a compile error (3600)", 1, 604800},
-        {"statefulset", CONFIG_STRING, &o->statefulset, "NAME",
-         "StatefulSet for --workers k8s; default: hostname less -<n>", 0, 0},
-        {"k8s-check-interval", CONFIG_LONG, &o->check_interval, "SECONDS",
-         "how often the replica count is checked again (30)", 1, 86400},
-        {"k8s-serviceaccount-dir", CONFIG_STRING, &o->sa_dir, "DIR",
-         "token, ca.crt and namespace for the Kubernetes API (" FLEET_SA_DIR
-         ")",
-         0, 0},
-        {"k8s-start-timeout", CONFIG_LONG, &o->k8s_start_timeout, "SECONDS",
-         "how long an unanswered Kubernetes API is retried at start (30)", 1,
-         3600},
-        {"heartbeat-interval", CONFIG_LONG, &o->heartbeat_interval, "SECONDS",
-         "how often OUT/heartbeat is renewed (2)", 1, 3600},
-        {"rescan-interval", CONFIG_LONG, &o->rescan_interval, "SECONDS",
-         "full rescan of the pipelines even without inotify events (30)", 1,
-         86400},
-        {"stop-timeout", CONFIG_LONG, &o->stop_timeout, "SECONDS",
-         "on SIGTERM, builds get SIGTERM, then SIGKILL after this (10)", 1,
-         3600},
-        {"compiler-cache", CONFIG_STRING, &o->compiler_cache,
-         "none|sccache|ccache",
-         "compile through this cache (sccache if SCCACHE_BUCKET is set, "
-         "else none)",
-         0, 0},
-        {"ccache-remote-storage", CONFIG_STRING, &o->ccache_remote, "URL",
-         "ccache's shared store, e.g. redis://host:6379 "
-         "(CCACHE_REMOTE_STORAGE)",
-         0, 0},
-        {"log-level", CONFIG_STRING, &o->log_level, "LEVEL",
-         "debug, info (default), warn or error", 0, 0},
-    };
-
-    *o = (struct options){
-        .worker_id = "auto",
-        .workers = "1",
-        .build_cmd = DEFAULT_BUILD_CMD,
-        .sa_dir = FLEET_SA_DIR,
-        .log_level = "info",
-        .jobs = 1,
-        .build_timeout = 3600,
-        .check_interval = 30,
-        .k8s_start_timeout = 30,
-        .heartbeat_interval = 2,
-        .rescan_interval = 30,
-        .stop_timeout = 10,
-    };
     config_parse(PROG,
                  "Builds the pipelines assigned to this worker and publishes "
                  "each result into the shared volume.",
-                 opts, (int)(sizeof(opts) / sizeof(opts[0])), argc, argv);
-    if (o->pipelines == NULL || o->pipelines[0] == '\0')
+                 options, (int)(sizeof(options) / sizeof(options[0])), argc,
+                 argv);
+    if (opt.pipelines == NULL || opt.pipelines[0] == '\0')
         config_die(PROG, "--pipelines is required");
-    if (o->out == NULL || o->out[0] == '\0')
+    if (opt.out == NULL || opt.out[0] == '\0')
         config_die(PROG, "--out is required");
-    if (o->build_cmd[0] == '\0')
+    if (opt.build_cmd[0] == '\0')
         config_die(PROG, "--build-cmd is empty");
-    if (log_set_level(o->log_level) < 0)
+    if (log_set_level(opt.log_level) < 0)
         config_die(PROG, "--log-level: '%s' is not debug, info, warn or error",
-                   o->log_level);
-    parse_cache(o);
+                   opt.log_level);
+    parse_cache(&opt);
+    *o = opt;
 }
 
 /* The path as given, made absolute, symlinks left for the watcher. */
@@ -244,6 +253,22 @@ static void start_sched(struct loop *l)
     }
 }
 
+/* Where the worker id and the count came from, and what it watches. */
+static void log_started(const struct loop *l)
+{
+    char pipelines[PATH_MAX + 8], out[PATH_MAX + 8], sts[300], source[320];
+
+    log_quote(sts, sizeof(sts), l->fleet.statefulset);
+    snprintf(source, sizeof(source), "%s%s", l->fleet.from_k8s ? "k8s" : "flag",
+             l->fleet.from_k8s ? " statefulset=" : "");
+    log_info(
+        "builder started",
+        "pipelines=%s out=%s worker_id=%ld workers=%ld source=%s%s jobs=%ld",
+        log_quote(pipelines, sizeof(pipelines), l->pipelines),
+        log_quote(out, sizeof(out), l->out.path), l->fleet.worker_id,
+        l->fleet.workers, source, l->fleet.from_k8s ? sts : "", l->opt.jobs);
+}
+
 static void start(struct loop *l, int argc, char **argv)
 {
     parse_options(&l->opt, argc, argv);
@@ -263,15 +288,13 @@ static void start(struct loop *l, int argc, char **argv)
                  "error=\"%s\"", strerror(errno));
 
     start_sched(l);
-    log_info("builder started",
-             "pipelines=\"%s\" out=\"%s\" worker_id=%ld workers=%ld jobs=%ld",
-             l->pipelines, l->out.path, l->fleet.worker_id, l->fleet.workers,
-             l->opt.jobs);
+    log_started(l);
 }
 
 static void on_signals(struct loop *l)
 {
     struct signalfd_siginfo si;
+    char name[64];
     int status;
     pid_t pid;
 
@@ -279,7 +302,8 @@ static void on_signals(struct loop *l)
         if (si.ssi_signo == SIGCHLD || l->stopping)
             continue;
         log_info("stopping", "signal=%s sender_pid=%u",
-                 strsignal((int)si.ssi_signo), si.ssi_pid);
+                 log_quote(name, sizeof(name), strsignal((int)si.ssi_signo)),
+                 si.ssi_pid);
         l->stopping = 1;
         sched_stop(l->sched);
     }

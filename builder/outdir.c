@@ -247,12 +247,12 @@ int outdir_mark_building(const struct outdir *o, const char *id,
 void outdir_unmark_building(const struct outdir *o, const char *id,
                             int64_t version)
 {
-    char file[IDENT_NAME_MAX + 8];
+    char file[IDENT_NAME_MAX + 8], quoted[IDENT_NAME_MAX + 16];
 
     outdir_json_name(file, sizeof(file), id, version);
     if (unlinkat(o->buildingfd, file, 0) < 0 && errno != ENOENT)
-        log_warn("cannot remove building marker", "file=%s error=\"%s\"", file,
-                 strerror(errno));
+        log_warn("cannot remove building marker", "file=%s error=\"%s\"",
+                 log_quote(quoted, sizeof(quoted), file), strerror(errno));
 }
 
 /* fsync the finished binary itself before its name makes it final. */

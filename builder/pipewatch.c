@@ -61,12 +61,15 @@ static void pipewatch_forget(struct pipewatch *w, int wd)
 
 static void pipewatch_limit(struct pipewatch *w, const char *path, int err)
 {
+    char quoted[PATH_MAX + 8];
+
     w->missed = 1;
     if (w->warned)
         return;
     w->warned = 1;
     log_warn("inotify watch limit reached; relying on rescans",
-             "path=\"%s\" error=\"%s\"", path, strerror(err));
+             "path=%s error=\"%s\"", log_quote(quoted, sizeof(quoted), path),
+             strerror(err));
 }
 
 /*

@@ -47,9 +47,10 @@ bool scan_is_dir(int rootfd, const char *name)
 }
 
 /*
- * A version can still be read from JSON that has junk after its object;
- * the spec's rule is that a result is filed under its version, so such
- * a pipeline gets a compile_error there instead of silence.
+ * A version can still be read from JSON that has junk after its object.
+ * Every result is filed under a version (the manifest is
+ * ready/<id>@<version>.json), so such a pipeline gets a compile_error
+ * under that one instead of silence.
  */
 static int64_t scan_lenient_version(const char *text, size_t len)
 {

@@ -173,9 +173,10 @@ static struct job *sched_job_by_pid(struct sched *s, pid_t pid)
 static void sched_cancel(struct pipe *p, const char *why)
 {
     struct job *j = p->job;
+    char quoted[128];
 
-    log_info("build cancelled", "pipeline=%s version=%lld reason=\"%s\"", j->id,
-             (long long)j->version, why);
+    log_info("build cancelled", "pipeline=%s version=%lld reason=%s", j->id,
+             (long long)j->version, log_quote(quoted, sizeof(quoted), why));
     job_signal(j, SIGKILL);
     j->end = JOB_CANCELLED;
     p->job = NULL;
@@ -328,7 +329,8 @@ static int sched_set_log(struct manifest *m, const char *text)
 }
 
 /*
- * The spec files every result under a version.  A pipeline.json that
+ * Every result is filed under a version (ready/<id>@<version>.json,
+ * and the leader's status of that version).  A pipeline.json that
  * is still bad after settling is reported where it can be: as a
  * compile_error under the version it names, if it names one; without
  * a version there is nothing to file it under, and inventing one
@@ -450,10 +452,13 @@ static void sched_settle(struct sched *s)
 static int sched_open_root(struct sched *s)
 {
     int fd = open(s->cfg.pipelines, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char quoted[PATH_MAX + 8];
 
     if (fd < 0 && !s->root_warned) {
         log_warn("cannot open pipelines directory; waiting for it",
-                 "path=\"%s\" error=\"%s\"", s->cfg.pipelines, strerror(errno));
+                 "path=%s error=\"%s\"",
+                 log_quote(quoted, sizeof(quoted), s->cfg.pipelines),
+                 strerror(errno));
         s->root_warned = 1;
     } else if (fd >= 0) {
         s->root_warned = 0;
@@ -466,6 +471,7 @@ static void sched_kick(struct sched *s);
 void sched_rescan(struct sched *s)
 {
     struct sched_scan sc = {.s = s};
+    char quoted[PATH_MAX + 8];
 
     s->gen++;
     if (s->cfg.watch != NULL)
@@ -476,8 +482,9 @@ void sched_rescan(struct sched *s)
     if (sc.rootfd < 0)
         return;
     if (scan_names(sc.rootfd, sched_entry, &sc) < 0) {
-        log_warn("cannot read pipelines directory", "path=\"%s\" error=\"%s\"",
-                 s->cfg.pipelines, strerror(errno));
+        log_warn("cannot read pipelines directory", "path=%s error=\"%s\"",
+                 log_quote(quoted, sizeof(quoted), s->cfg.pipelines),
+                 strerror(errno));
         close(sc.rootfd);
         return;
     }

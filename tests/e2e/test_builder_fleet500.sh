@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 500 pipelines, decimal and UUID ids, one pipelines directory, three
 # builders (workers 0, 1, 2 of 3) each with its own volume: every
-# pipeline is built exactly once, by the worker SPEC section 1 assigns
+# pipeline is built exactly once, by the worker hash(id) % 3 assigns
 # it to (worked out here in bash, apart from the C code).  A builder
 # restarted afterwards rebuilds nothing.
 . "$(dirname "$0")/../lib.sh"

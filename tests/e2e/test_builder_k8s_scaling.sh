@@ -92,7 +92,7 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
     t_wait 10 grep -q 'msg="builder started"' hostname.log ||
         t_fail "a builder named binrelay-0 did not start"
     t_check "the hostname named the StatefulSet and the worker" \
-        grep -q 'worker_id=0 workers=3 source=k8s statefulset=binrelay' \
+        grep -q 'worker_id=0 workers=3 source=k8s statefulset="binrelay"' \
         hostname.log
     kill -TERM "$hpid"
     wait "$hpid"

@@ -12,7 +12,7 @@ b_builder() {
 
 # b_spec ROOT ID VERSION [FILE CONTENT]: a pipeline with only
 # pipeline.json (and FILE), for scenarios with their own --build-cmd.
-# Placed as the spec asks: under a dot name first, then renamed; an
+# Placed as drop-ins must be: under a dot name first, then renamed; an
 # existing pipeline gets its pipeline.json replaced by rename.
 b_spec() {
     local root=$1 id=$2 v=$3 file=${4:-} content=${5:-}
@@ -74,7 +74,9 @@ b_no_scratch() { [ "$(b_scratch_dirs "$1")" = 0 ]; }
 # b_empty DIR: DIR has no entries, dot names included.
 b_empty() { [ -z "$(ls -A "$1")" ]; }
 
-# b_worker ID WORKERS: the worker that owns ID, by SPEC section 1,
+# b_worker ID WORKERS: the worker that owns ID, hash(ID) % WORKERS with
+# hash the integer itself for a decimal id and, for a UUID, its first 16
+# hex digits as a big-endian signed 64-bit integer made non-negative;
 # computed here independently of the C code.
 b_worker() {
     local id=$1 n=$2 hex x
