@@ -190,7 +190,13 @@ t_fleet() {
 t_owner() {
     local id=$1 n=$2 hex
     if [[ $id =~ ^[0-9]+$ ]]; then
-        echo $((10#$id % n))
+        # Digit by digit, so that ids past 2^63 need no big integers.
+        local x=0
+        while [ -n "$id" ]; do
+            x=$(((x * 10 + ${id:0:1}) % n))
+            id=${id:1}
+        done
+        echo "$x"
         return
     fi
     hex=${id//-/}
