@@ -26,12 +26,12 @@
 #define DEFAULT_BUILD_CMD "make -C \"$PIPELINE_SRC\" OUT=\"$PIPELINE_OUT\""
 
 struct options {
-    const char *pipelines, *out, *worker_id, *workers, *build_cmd;
-    const char *statefulset, *sa_dir, *log_level, *compiler_cache;
-    const char *ccache_remote;
+    const char *pipelines, *out, *build_cmd;
+    const char *log_level, *compiler_cache, *ccache_remote;
+    struct fleet_opts fleet;
     enum compcache_kind cache;
-    long jobs, build_timeout, check_interval, heartbeat_interval, stop_timeout;
-    long rescan_interval, k8s_start_timeout;
+    long jobs, build_timeout, heartbeat_interval, stop_timeout;
+    long rescan_interval;
 };
 
 struct loop {
@@ -51,51 +51,29 @@ struct loop {
 
 /* The flags, with their defaults; parse_options() fills and checks them. */
 static struct options opt = {
-    .worker_id = "auto",
-    .workers = "1",
+    .fleet = FLEET_OPTS_DEFAULT,
     .build_cmd = DEFAULT_BUILD_CMD,
-    .sa_dir = FLEET_SA_DIR,
     .log_level = "info",
     .jobs = 1,
     .build_timeout = 3600,
-    .check_interval = 30,
-    .k8s_start_timeout = 30,
     .heartbeat_interval = 2,
     .rescan_interval = 30,
     .stop_timeout = 10,
 };
 
-#define S(name, dst, arg, help)                                                \
-    {                                                                          \
-        name, CONFIG_STRING, &opt.dst, arg, help, 0, 0                         \
-    }
-#define L(name, dst, arg, help, min, max)                                      \
-    {                                                                          \
-        name, CONFIG_LONG, &opt.dst, arg, help, min, max                       \
-    }
+#define S(name, dst, ...) CONFIG_S(name, opt.dst, __VA_ARGS__)
+#define L(name, dst, ...) CONFIG_L(name, opt.dst, __VA_ARGS__)
 
 static const struct config_opt options[] = {
     S("pipelines", pipelines, "DIR", "the pipelines directory (required)"),
     S("out", out, "DIR",
       "the shared volume results are published into (required)"),
-    S("worker-id", worker_id, "K|auto",
-      "this worker; auto (default): the hostname's trailing -<n>"),
-    S("workers", workers, "N|k8s",
-      "fleet size (1); k8s: the StatefulSet's spec.replicas"),
+    FLEET_CONFIG_OPTS(opt.fleet),
     S("build-cmd", build_cmd, "CMD",
       "run by /bin/sh -c in a scratch dir (" DEFAULT_BUILD_CMD ")"),
     L("jobs", jobs, "N", "builds at once (1)", 1, 1024),
     L("build-timeout", build_timeout, "SECONDS",
       "a build running longer is killed: a compile error (3600)", 1, 604800),
-    S("statefulset", statefulset, "NAME",
-      "StatefulSet for --workers k8s; default: hostname less -<n>"),
-    L("k8s-check-interval", check_interval, "SECONDS",
-      "how often the replica count is checked again (30)", 1, 86400),
-    S("k8s-serviceaccount-dir", sa_dir, "DIR",
-      "token, ca.crt and namespace for the Kubernetes API (" FLEET_SA_DIR ")"),
-    L("k8s-start-timeout", k8s_start_timeout, "SECONDS",
-      "how long an unanswered Kubernetes API is retried at start (30)", 1,
-      3600),
     L("heartbeat-interval", heartbeat_interval, "SECONDS",
       "how often OUT/heartbeat is renewed (2)", 1, 3600),
     L("rescan-interval", rescan_interval, "SECONDS",
@@ -176,16 +154,7 @@ static void absolute_path(char *buf, size_t size, const char *path)
 
 static void start_fleet(struct loop *l)
 {
-    struct fleet_opts fo = {
-        .worker_id = l->opt.worker_id,
-        .workers = l->opt.workers,
-        .statefulset = l->opt.statefulset,
-        .sa_dir = l->opt.sa_dir,
-        .check_interval = l->opt.check_interval,
-        .start_timeout_ms = l->opt.k8s_start_timeout * 1000,
-    };
-
-    fleet_resolve(PROG, &fo, &l->fleet);
+    fleet_resolve(PROG, &l->opt.fleet, &l->fleet);
 }
 
 static void start_cache(struct loop *l)

@@ -19,6 +19,16 @@ struct config_opt {
     long min, max;    /* CONFIG_LONG only */
 };
 
+/* Table entries for a string or a whole-number flag stored at 'dst'. */
+#define CONFIG_S(name, dst, arg, help)                                         \
+    {                                                                          \
+        name, CONFIG_STRING, &(dst), arg, help, 0, 0                           \
+    }
+#define CONFIG_L(name, dst, arg, help, min, max)                               \
+    {                                                                          \
+        name, CONFIG_LONG, &(dst), arg, help, min, max                         \
+    }
+
 /*
  * Fills each opt's 'dst' from its environment variable (BINRELAY_ + name
  * in capitals, '-' as '_'), then from argv, so that a flag wins over its

@@ -329,7 +329,8 @@ static void fleet_k8s(const char *prog, const struct fleet_opts *o,
     f->from_k8s = 1;
     f->workers = fleet_replicas_at_start(
         prog, f,
-        o->start_timeout_ms > 0 ? o->start_timeout_ms : FLEET_START_TIMEOUT_MS);
+        (o->start_timeout > 0 ? o->start_timeout : FLEET_START_TIMEOUT_S) *
+            1000L);
     if (f->workers < 1)
         config_die(prog, "--workers k8s: StatefulSet '%s' has 0 replicas",
                    f->statefulset);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 /* Where Kubernetes mounts a pod's service-account token, CA, namespace. */
 #define FLEET_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -14,12 +16,39 @@ struct fleet_opts {
     const char *statefulset; /* NULL: the hostname minus its ordinal */
     const char *sa_dir;      /* NULL: FLEET_SA_DIR */
     long check_interval;     /* seconds between replica checks (k8s) */
-    long start_timeout_ms;   /* how long an unanswered API is retried at
-                                start; 0: FLEET_START_TIMEOUT_MS */
+    long start_timeout;      /* seconds an unanswered API is retried at
+                                start; 0: FLEET_START_TIMEOUT_S */
 };
 
 /* The API may lag a pod's start by a few seconds; longer is an error. */
-#define FLEET_START_TIMEOUT_MS 30000
+#define FLEET_START_TIMEOUT_S 30
+
+/* The options' defaults, for a daemon's flag table. */
+#define FLEET_OPTS_DEFAULT                                                     \
+    {                                                                          \
+        .worker_id = "auto", .workers = "1", .sa_dir = FLEET_SA_DIR,           \
+        .check_interval = 30, .start_timeout = FLEET_START_TIMEOUT_S,          \
+    }
+
+/* The flags of 'fo' (a struct fleet_opts) in a config_opt table; both
+ * daemons take them alike. */
+#define FLEET_CONFIG_OPTS(fo)                                                  \
+    CONFIG_S("worker-id", (fo).worker_id, "K|auto",                            \
+             "this worker; auto (default): the hostname's trailing -<n>"),     \
+        CONFIG_S("workers", (fo).workers, "N|k8s",                             \
+                 "fleet size (1); k8s: the StatefulSet's spec.replicas"),      \
+        CONFIG_S(                                                              \
+            "statefulset", (fo).statefulset, "NAME",                           \
+            "StatefulSet for --workers k8s; default: hostname less -<n>"),     \
+        CONFIG_L("k8s-check-interval", (fo).check_interval, "SECONDS",         \
+                 "how often the replica count is checked again (30)", 1,       \
+                 86400),                                                       \
+        CONFIG_S("k8s-serviceaccount-dir", (fo).sa_dir, "DIR",                 \
+                 "token, ca.crt and namespace for the Kubernetes API"),        \
+        CONFIG_L("k8s-start-timeout", (fo).start_timeout, "SECONDS",           \
+                 "how long an unanswered Kubernetes API is retried at start "  \
+                 "(30)",                                                       \
+                 1, 3600)
 
 struct fleet {
     long worker_id;

@@ -26,20 +26,20 @@
 #define PROG "sidecar"
 
 struct options {
-    const char *watch, *listen, *worker_id, *workers, *leader, *store;
+    const char *watch, *listen, *leader, *store;
     const char *pipelines, *token_file, *tls_cert, *tls_key, *ca_file;
-    const char *url_template, *statefulset, *sa_dir, *log_level;
+    const char *url_template, *log_level;
+    struct fleet_opts fleet;
     bool insecure_no_auth;
     long retries, retry_delay_ms, concurrency, upload_timeout;
     long keep_uploaded, keep_versions, max_binary_bytes;
     long health_timeout_ms, heartbeat_timeout, reconcile_interval;
-    long shutdown_timeout, k8s_check_interval, http_threads;
+    long shutdown_timeout, http_threads;
 };
 
 static struct options opt = {
     .listen = "8085",
-    .worker_id = "auto",
-    .workers = "1",
+    .fleet = FLEET_OPTS_DEFAULT,
     .log_level = "info",
     .retries = 10,
     .retry_delay_ms = 1000,
@@ -52,24 +52,16 @@ static struct options opt = {
     .heartbeat_timeout = 30,
     .reconcile_interval = 300,
     .shutdown_timeout = 25,
-    .k8s_check_interval = 30,
     .http_threads = 4,
 };
 
-#define S(name, dst, arg, help)                                                \
-    {                                                                          \
-        name, CONFIG_STRING, &opt.dst, arg, help, 0, 0                         \
-    }
-#define L(name, dst, arg, help, min, max)                                      \
-    {                                                                          \
-        name, CONFIG_LONG, &opt.dst, arg, help, min, max                       \
-    }
+#define S(name, dst, ...) CONFIG_S(name, opt.dst, __VA_ARGS__)
+#define L(name, dst, ...) CONFIG_L(name, opt.dst, __VA_ARGS__)
 
 static const struct config_opt options[] = {
     S("watch", watch, "DIR", "the shared volume (the builder's --out)"),
     S("listen", listen, "[ADDR:]PORT", "HTTP address (default 8085)"),
-    S("worker-id", worker_id, "K|auto", "this worker (default auto)"),
-    S("workers", workers, "N|k8s", "fleet size (default 1)"),
+    FLEET_CONFIG_OPTS(opt.fleet),
     S("leader", leader, "URL", "base URL of worker 0's sidecar"),
     S("store", store, "DIR", "leader: where binaries and status live"),
     S("pipelines", pipelines, "DIR", "leader: list unreported as pending"),
@@ -101,12 +93,6 @@ static const struct config_opt options[] = {
       "backstop rescan of ready/ (300)", 1, 86400),
     L("shutdown-timeout", shutdown_timeout, "SECONDS",
       "on SIGTERM, wait this long for uploads in flight (25)", 0, 3600),
-    S("statefulset", statefulset, "NAME",
-      "with --workers k8s (default: hostname less its ordinal)"),
-    L("k8s-check-interval", k8s_check_interval, "SECONDS",
-      "replica count re-check (30)", 1, 86400),
-    S("k8s-serviceaccount-dir", sa_dir, "DIR",
-      "service-account token, CA and namespace"),
     L("http-threads", http_threads, "N", "HTTP server threads (4)", 1, 64),
     S("log-level", log_level, "LEVEL", "debug, info, warn or error"),
 };
@@ -176,19 +162,6 @@ static void warn_auth(void)
     else if (opt.token_file == NULL)
         log_warn("no token: the leader will refuse this worker's uploads",
                  "hint=--token-file");
-}
-
-static void resolve_fleet(void)
-{
-    struct fleet_opts fo = {
-        .worker_id = opt.worker_id,
-        .workers = opt.workers,
-        .statefulset = opt.statefulset,
-        .sa_dir = opt.sa_dir,
-        .check_interval = opt.k8s_check_interval,
-    };
-
-    fleet_resolve(PROG, &fo, &fleet);
 }
 
 /* Thousands of idle clients must not exhaust descriptors first. */
@@ -381,7 +354,7 @@ int main(int argc, char **argv)
                  "the leader; on worker 0, receives and installs.",
                  options, NOPTIONS, argc, argv);
     check_addresses();
-    resolve_fleet();
+    fleet_resolve(PROG, &opt.fleet, &fleet);
     check_options();
     raise_fd_limit();
     sfd = signal_fd();

@@ -133,7 +133,7 @@ static void test_k8s_outside_a_cluster(void **state)
                            .workers = "k8s",
                            .statefulset = "binrelay",
                            .sa_dir = "/nonexistent",
-                           .start_timeout_ms = 100};
+                           .start_timeout = 1};
 
     (void)state;
     /* No KUBERNETES_SERVICE_HOST: nothing to retry, a config error. */
