@@ -281,20 +281,25 @@ static void on_signals(struct loop *l)
         sched_reaped(l->sched, pid, status);
 }
 
-static void heartbeat(struct loop *l, int64_t now)
+static void write_heartbeat(struct loop *l, bool stopped)
 {
     int building, queued;
     char *cache;
 
+    sched_counts(l->sched, &building, &queued);
+    cache = compcache_status_json(l->cache);
+    if (outdir_heartbeat(&l->out, l->fleet.worker_id, building, queued, cache,
+                         stopped) < 0)
+        log_warn("cannot write heartbeat", "error=\"%s\"", strerror(errno));
+    free(cache);
+}
+
+static void heartbeat(struct loop *l, int64_t now)
+{
     if (now < l->heartbeat_at)
         return;
     l->heartbeat_at = now + l->opt.heartbeat_interval * 1000;
-    sched_counts(l->sched, &building, &queued);
-    cache = compcache_status_json(l->cache);
-    if (outdir_heartbeat(&l->out, l->fleet.worker_id, building, queued, cache) <
-        0)
-        log_warn("cannot write heartbeat", "error=\"%s\"", strerror(errno));
-    free(cache);
+    write_heartbeat(l, false);
 }
 
 static void maybe_rescan(struct loop *l, int64_t now)
@@ -366,6 +371,7 @@ static void finish(struct loop *l, bool abort)
 {
     if (abort)
         sched_abort(l->sched);
+    write_heartbeat(l, true);
     compcache_stop(l->cache, l->cachedir);
     sched_free(l->sched);
     free(l->fds);

@@ -324,19 +324,22 @@ int outdir_publish(const struct outdir *o, struct manifest *m,
 }
 
 int outdir_heartbeat(const struct outdir *o, long worker_id, int building,
-                     int queued, const char *cache)
+                     int queued, const char *cache, bool stopped)
 {
     static const char tmp[] = FSIO_TMP_PREFIX "heartbeat";
-    char line[1024], ts[TIMEUTIL_RFC3339_LEN];
+    /* Room for the cache's reason escaped, and within what the sidecar
+     * reads of it. */
+    char line[3072], ts[TIMEUTIL_RFC3339_LEN];
     time_t now = time(NULL);
     int fd, n;
 
     n = snprintf(line, sizeof(line),
                  "{\"pid\":%ld,\"worker_id\":%ld,\"ts_unix\":%lld,"
-                 "\"ts\":\"%s\",\"building\":%d,\"queued\":%d%s%s}\n",
+                 "\"ts\":\"%s\",\"building\":%d,\"queued\":%d%s%s%s}\n",
                  (long)getpid(), worker_id, (long long)now,
                  timeutil_rfc3339(ts, now), building, queued,
-                 cache ? ",\"cache\":" : "", cache ? cache : "");
+                 stopped ? ",\"stopped\":true" : "", cache ? ",\"cache\":" : "",
+                 cache ? cache : "");
     if (n < 0 || (size_t)n >= sizeof(line)) {
         errno = EOVERFLOW;
         return -1;

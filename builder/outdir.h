@@ -2,6 +2,7 @@
 #ifndef BINRELAY_OUTDIR_H
 #define BINRELAY_OUTDIR_H
 
+#include <stdbool.h>
 #include <limits.h>
 #include <stdint.h>
 
@@ -65,10 +66,12 @@ int outdir_publish(const struct outdir *o, struct manifest *m,
 
 /*
  * Replaces OUT/heartbeat; 'cache' is the JSON of its "cache" member, or
- * NULL for none.  No fsync: a heartbeat lost in a crash is
- * stale anyway.  Returns 0, or -1 with errno.
+ * NULL for none.  'stopped' marks the builder's last one, written as it
+ * exits, so that /healthz need not wait for it to go stale.  No fsync: a
+ * heartbeat lost in a crash is stale anyway.  Returns 0, or -1 with
+ * errno.
  */
 int outdir_heartbeat(const struct outdir *o, long worker_id, int building,
-                     int queued, const char *cache);
+                     int queued, const char *cache, bool stopped);
 
 #endif

@@ -58,6 +58,32 @@ static json_t *health_heartbeat(long *age)
     return hb ? hb : json_object();
 }
 
+/*
+ * A heartbeat counts when it is fresh, is not the builder's last word
+ * ("stopped", written as it exits), and comes from a builder of the same
+ * worker: two ids on one volume would build and ship the wrong share.
+ */
+static bool health_beat_ok(json_t *hb, long age, char *reason, size_t size)
+{
+    json_t *id = json_object_get(hb, "worker_id");
+
+    if (json_is_true(json_object_get(hb, "stopped"))) {
+        snprintf(reason, size, "builder stopped");
+        return false;
+    }
+    if (age > health_cfg.heartbeat_timeout) {
+        snprintf(reason, size, "builder heartbeat is %ld s old", age);
+        return false;
+    }
+    if (json_is_integer(id) && json_integer_value(id) != health_cfg.worker_id) {
+        snprintf(reason, size,
+                 "the builder on this volume is worker %lld, not %ld",
+                 (long long)json_integer_value(id), health_cfg.worker_id);
+        return false;
+    }
+    return true;
+}
+
 static bool health_builder(json_t *body, char *reason, size_t size)
 {
     long age = 0;
@@ -75,9 +101,7 @@ static bool health_builder(json_t *body, char *reason, size_t size)
         json_object_set_new(builder, "message",
                             json_string(ok ? "starting" : reason));
     } else {
-        ok = age <= health_cfg.heartbeat_timeout;
-        if (!ok)
-            snprintf(reason, size, "builder heartbeat is %ld s old", age);
+        ok = health_beat_ok(hb, age, reason, size);
         json_object_set_new(builder, "alive", json_boolean(ok));
         json_object_set_new(builder, "heartbeat_age_s", json_integer(age));
         cache = json_object_get(hb, "cache");
