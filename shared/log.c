@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utf8.h"
 
 #define LOG_LINE_MAX 8192
 
@@ -46,29 +47,6 @@ int log_set_level(const char *name)
 }
 
 /*
- * The length of the UTF-8 character at 's' (at most 'avail' bytes), or
- * 0 when it is none: a stray continuation byte, a sequence cut short,
- * an overlong form, a surrogate or a code point past U+10FFFF.
- */
-static size_t log_utf8_len(const unsigned char *s, size_t avail)
-{
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t n = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc0 ? 2 : 0;
-    uint32_t cp = s[0] & (0x7f >> n);
-
-    if (n == 0 || s[0] > 0xf7 || n > avail)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-/*
  * How one piece of 'v' is written: 'out' gets it, and the return is
  * how many bytes of 'v' it stands for.  A log line must stay one line
  * of text: controls and bytes that are no UTF-8 become \xNN.
@@ -89,7 +67,7 @@ static size_t log_quote_one(const unsigned char *v, size_t avail, char *out,
         *outlen = 1;
         return 1;
     }
-    k = *v >= 0x80 ? log_utf8_len(v, avail) : 0;
+    k = *v >= 0x80 ? utf8_len(v, avail) : 0;
     if (k > 0) {
         memcpy(out, v, k);
         *outlen = k;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "manifest.h"
+#include "utf8.h"
 
 static int manifest_fail(char *err, size_t errsize, const char *fmt,
                          const char *what)
@@ -174,34 +175,6 @@ char *manifest_encode(const struct manifest *m)
     return out;
 }
 
-/* Length of the UTF-8 sequence starting at 's', or 0 if it is invalid. */
-static size_t manifest_utf8_len(const unsigned char *s, size_t avail)
-{
-    size_t n;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (n > avail)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    }
-    /* Overlong forms, surrogates and code points past U+10FFFF. */
-    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return n;
-}
-
 int manifest_set_log(struct manifest *m, const char *text, size_t len)
 {
     const unsigned char *s = (const unsigned char *)text;
@@ -222,7 +195,7 @@ int manifest_set_log(struct manifest *m, const char *text, size_t len)
     if (out == NULL)
         return -1;
     for (size_t i = 0; i < len;) {
-        size_t k = s[i] == 0 ? 0 : manifest_utf8_len(s + i, len - i);
+        size_t k = s[i] == 0 ? 0 : utf8_len(s + i, len - i);
 
         if (k == 0) {
             out[n++] = '?';
