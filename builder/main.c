@@ -108,8 +108,8 @@ static void parse_cache(struct options *o)
     if (o->ccache_remote != NULL && o->ccache_remote[0] == '\0')
         o->ccache_remote = NULL;
     if (o->ccache_remote != NULL && o->cache != COMPCACHE_CCACHE)
-        config_die(PROG, "--ccache-remote-storage needs --compiler-cache "
-                         "ccache");
+        config_die(PROG,
+                   "--ccache-remote-storage needs --compiler-cache ccache");
 }
 
 /* Fills 'o' from the flags and their variables; exits 2 on bad usage. */

@@ -681,10 +681,10 @@ static void sched_disk_note(const struct sched *s, char *note, size_t size)
         return;
     avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     if (avail < SCHED_LOW_SPACE)
-        snprintf(note, size,
-                 "binrelay: the shared volume is full (No space left on "
-                 "device): %llu bytes free after the build",
-                 (unsigned long long)avail);
+        snprintf(
+            note, size,
+            "binrelay: the shared volume is full (No space left on device): %llu bytes free after the build",
+            (unsigned long long)avail);
 }
 
 /* Puts what became of the compiler cache before the other notes. */
@@ -696,15 +696,15 @@ static void sched_cache_note(const struct job *j, char *note, size_t size)
         return;
     snprintf(rest, sizeof(rest), "%s", note);
     if (j->nocache)
-        snprintf(note, size,
-                 "binrelay: the compiler cache failed, so this was built "
-                 "again without it: %s\n%s",
-                 j->cache_failure, rest);
+        snprintf(
+            note, size,
+            "binrelay: the compiler cache failed, so this was built again without it: %s\n%s",
+            j->cache_failure, rest);
     else
-        snprintf(note, size,
-                 "binrelay: the compiler cache is degraded (its shared store "
-                 "failed; the local cache was used): %s\n%s",
-                 j->cache_failure, rest);
+        snprintf(
+            note, size,
+            "binrelay: the compiler cache is degraded (its shared store failed; the local cache was used): %s\n%s",
+            j->cache_failure, rest);
 }
 
 static int sched_publish(struct sched *s, const struct job *j, int status)

@@ -125,10 +125,9 @@ static void check_options(void)
     if (opt.watch == NULL)
         config_die(PROG, "--watch is required");
     if (log_set_level(opt.log_level) < 0)
-        config_die(PROG,
-                   "--log-level: '%s' is not debug, info, warn or "
-                   "error",
+        config_die(PROG, "--log-level: '%s' is not debug, info, warn or error",
                    opt.log_level);
+
     if ((opt.tls_cert == NULL) != (opt.tls_key == NULL))
         config_die(PROG, "--tls-cert and --tls-key go together");
     if (opt.tls_cert != NULL && access(opt.tls_cert, R_OK) < 0)
@@ -137,10 +136,13 @@ static void check_options(void)
     if (opt.tls_key != NULL && access(opt.tls_key, R_OK) < 0)
         config_die(PROG, "cannot read --tls-key '%s': %s", opt.tls_key,
                    strerror(errno));
+
+    /* Which role this worker has decides what else it needs. */
     if (fleet.worker_id == 0 && opt.store == NULL)
         config_die(PROG, "--store is required on worker 0 (the leader)");
     if (fleet.worker_id != 0 && opt.leader == NULL)
         config_die(PROG, "--leader is required on worker %ld", fleet.worker_id);
+
     if (opt.token_file != NULL && token_init(opt.token_file) < 0)
         config_die(PROG, "cannot read token file '%s': %s", opt.token_file,
                    strerror(errno));
@@ -233,8 +235,11 @@ static void open_leader(void)
     if (opt.pipelines != NULL && opt.url_template != NULL) {
         pthread_t t;
 
-        pthread_create(&t, NULL, cluster_watch, NULL);
-        pthread_detach(t);
+        /* Without it pending entries only lack the worker's reason. */
+        if (pthread_create(&t, NULL, cluster_watch, NULL) != 0)
+            log_warn("cannot start the cluster check", NULL);
+        else
+            pthread_detach(t);
     }
 }
 

@@ -495,8 +495,8 @@ static int server_report_parse(struct server *srv, struct request *req,
     if (!json_is_object(o))
         why = "the body must be a JSON object";
     else if (r->state == STATE_INVALID || r->state == STATE_SUCCESS)
-        why = "\"state\" must be pending, compiling, uploading, "
-              "compile_error or system_error";
+        why =
+            "\"state\" must be pending, compiling, uploading, compile_error or system_error";
     else if (w != NULL && !json_is_null(w) &&
              (!json_is_integer(w) || json_integer_value(w) < 0))
         why = "\"worker_id\" must be a non-negative integer";
@@ -576,9 +576,7 @@ static enum MHD_Result server_binary_end(struct MHD_Connection *c,
             json_pack("{s:s,s:s}", "pipeline_id", req->route.id, "result",
                       code == 201 ? "installed" : "already installed"),
             NULL);
-    log_warn("upload refused",
-             "pipeline=%s version=%lld code=%d "
-             "reason=%s",
+    log_warn("upload refused", "pipeline=%s version=%lld code=%d reason=%s",
              req->route.id, (long long)req->route.version, code,
              log_quote(q, sizeof(q), req->err));
     return server_error(c, code, req->err);
@@ -699,6 +697,9 @@ static enum MHD_Result server_handle(void *cls, struct MHD_Connection *c,
         *ctx = req;
         atomic_fetch_add(&metrics.http_requests, 1);
         route_match(method, url, &req->route);
+        /* A write to a path that names no valid id or version. */
+        if (req->route.kind == ROUTE_BAD_REQUEST && strcmp(method, "PUT") == 0)
+            server_count_failure(400);
         /* A read is answered on the next call: libmicrohttpd closes the
          * connection after any answer queued on the first one. */
         if (!server_is_write(&req->route))

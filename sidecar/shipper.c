@@ -705,8 +705,7 @@ static int ship_acknowledged(struct job *j, int code)
     log_info(code == 409 ? "result superseded at the leader"
              : j->binary ? "binary shipped"
                          : "result reported",
-             "pipeline=%s version=%lld code=%d bytes=%lld attempts=%d "
-             "ms=%lld",
+             "pipeline=%s version=%lld code=%d bytes=%lld attempts=%d ms=%lld",
              j->id, (long long)j->version, code, (long long)j->size,
              j->attempts + 1, (long long)(timeutil_mono_ms() - j->started_ms));
     return 0;

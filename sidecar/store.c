@@ -366,8 +366,7 @@ static void store_check_kept(struct store *s, struct store_entry *e)
         store_kept_index(e, e->version, e->xxh) < 0) {
         e->state = STATE_SYSTEM_ERROR;
         e->xxh[0] = '\0';
-        store_set_message(e, "the installed binary is missing from the "
-                             "store");
+        store_set_message(e, "the installed binary is missing from the store");
     }
 }
 
@@ -425,6 +424,7 @@ struct store *store_open(const struct store_config *cfg)
 {
     struct store *s = calloc(1, sizeof(*s));
     char q[4200];
+    int saved;
 
     if (s == NULL)
         return NULL;
@@ -435,10 +435,10 @@ struct store *store_open(const struct store_config *cfg)
     s->dirfd = s->binfd = s->statfd = s->tmpfd = -1;
 
     if (fsio_mkdirs(cfg->dir, 0755) < 0)
-        goto out_fail;
+        goto out_close;
     s->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dirfd < 0)
-        goto out_fail;
+        goto out_close;
     s->binfd = store_open_dir(s->dirfd, "binaries");
     s->statfd = store_open_dir(s->dirfd, "status");
     s->tmpfd = store_open_dir(s->dirfd, "tmp");
@@ -446,12 +446,12 @@ struct store *store_open(const struct store_config *cfg)
     s->live = strmap_new();
     if (s->binfd < 0 || s->statfd < 0 || s->tmpfd < 0 || s->index == NULL ||
         s->live == NULL)
-        goto out_fail;
+        goto out_close;
 
     store_clean_temps(s);
     fsio_remove_prefixed(s->statfd, FSIO_TMP_PREFIX);
     if (store_load(s) < 0)
-        goto out_fail;
+        goto out_close;
     for (size_t i = 0; i < s->count; i++) {
         store_check_kept(s, s->entries[i]);
         store_trim_kept(s, s->entries[i]);
@@ -461,8 +461,10 @@ struct store *store_open(const struct store_config *cfg)
              log_quote(q, sizeof(q), cfg->dir), s->count);
     return s;
 
-out_fail:
+out_close:
+    saved = errno;
     store_close(s);
+    errno = saved;
     return NULL;
 }
 
@@ -598,10 +600,10 @@ static int store_admit(struct store *s, const char *id, int64_t version,
             err, errsize, 413, "binary of %lld bytes exceeds the limit of %lld",
             (long long)length, (long long)s->cfg.max_binary_bytes);
     if (!store_space_ok(s, length, &avail))
-        return store_reply(err, errsize, 507,
-                           "not enough space in the store: %lld bytes "
-                           "needed, %llu free",
-                           (long long)length, (unsigned long long)avail);
+        return store_reply(
+            err, errsize, 507,
+            "not enough space in the store: %lld bytes needed, %llu free",
+            (long long)length, (unsigned long long)avail);
     return 0;
 }
 

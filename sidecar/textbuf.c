@@ -12,19 +12,19 @@ static int textbuf_reserve(struct textbuf *b, size_t more)
     char *p;
 
     if (b->failed || more > (size_t)-1 / 2 - b->len)
-        goto out_fail;
+        goto out_failed;
     if (b->len + more + 1 <= b->cap)
         return 0;
     while (cap < b->len + more + 1)
         cap *= 2;
     p = realloc(b->data, cap);
     if (p == NULL)
-        goto out_fail;
+        goto out_failed;
     b->data = p;
     b->cap = cap;
     return 0;
 
-out_fail:
+out_failed:
     b->failed = 1;
     return -1;
 }
