@@ -436,12 +436,10 @@ static void usage(void)
     exit(2);
 }
 
-int main(int argc, char **argv)
-{
-    int64_t t0, t1, *lat;
-    long long cpu0, cpu1;
-    long i;
+static void parse_value(const char *k, char *v);
 
+static void parse_args(int argc, char **argv)
+{
     for (int a = 1; a < argc; a++) {
         const char *k = argv[a];
         char *v = a + 1 < argc ? argv[a + 1] : NULL;
@@ -458,39 +456,207 @@ int main(int argc, char **argv)
             wait_only = burst = 1;
         else if (v == NULL)
             usage();
-        else {
-            a++;
-            if (strcmp(k, "--store") == 0)
-                store = v;
-            else if (strcmp(k, "--out") == 0)
-                split(v, add_out);
-            else if (strcmp(k, "--pids") == 0)
-                split(v, add_pid);
-            else if (strcmp(k, "--count") == 0)
-                count = atol(v);
-            else if (strcmp(k, "--size") == 0)
-                size = atoll(v);
-            else if (strcmp(k, "--id-base") == 0)
-                base = atol(v);
-            else if (strcmp(k, "--version") == 0)
-                version = atol(v);
-            else if (strcmp(k, "--timeout-ms") == 0)
-                timeout_ms = atol(v);
-            else if (strcmp(k, "--link") == 0)
-                link_src = v;
-            else if (strcmp(k, "--free") == 0) {
-                if (nfrees < 8)
-                    frees[nfrees++] = v;
-            } else if (strcmp(k, "--floor") == 0)
-                floor_dir = v;
-            else if (strcmp(k, "--warm") == 0)
-                warm = atoll(v);
-            else if (strcmp(k, "--lat") == 0)
-                latfile = v;
-            else
-                usage();
+        else
+            parse_value(k, v), a++;
+    }
+}
+
+static void parse_value(const char *k, char *v)
+{
+    if (strcmp(k, "--store") == 0)
+        store = v;
+    else if (strcmp(k, "--out") == 0)
+        split(v, add_out);
+    else if (strcmp(k, "--pids") == 0)
+        split(v, add_pid);
+    else if (strcmp(k, "--count") == 0)
+        count = atol(v);
+    else if (strcmp(k, "--size") == 0)
+        size = atoll(v);
+    else if (strcmp(k, "--id-base") == 0)
+        base = atol(v);
+    else if (strcmp(k, "--version") == 0)
+        version = atol(v);
+    else if (strcmp(k, "--timeout-ms") == 0)
+        timeout_ms = atol(v);
+    else if (strcmp(k, "--link") == 0)
+        link_src = v;
+    else if (strcmp(k, "--free") == 0 && nfrees < 8)
+        frees[nfrees++] = v;
+    else if (strcmp(k, "--floor") == 0)
+        floor_dir = v;
+    else if (strcmp(k, "--warm") == 0)
+        warm = atoll(v);
+    else if (strcmp(k, "--lat") == 0)
+        latfile = v;
+    else if (strcmp(k, "--free") != 0)
+        usage();
+}
+
+/* Each worker's volume, with the folders a publisher writes into. */
+static void open_outs(void)
+{
+    static const char *const sub[] = {"tmp", "artifacts", "ready"};
+    char path[PATH_MAX];
+
+    for (long i = 0; i < nouts; i++) {
+        outfds[i] = open(outs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (outfds[i] < 0)
+            die(outs[i]);
+        for (int d = 0; d < 3; d++) {
+            snprintf(path, sizeof(path), "%s/%s", outs[i], sub[d]);
+            if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                die(path);
         }
     }
+}
+
+/* inotify on STORE/status: the leader renames each status into place. */
+static void watch_status(void)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/status", store);
+    statfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (statfd < 0)
+        die(path);
+    inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (inofd < 0 || inotify_add_watch(inofd, path, IN_MOVED_TO) < 0)
+        die("inotify");
+}
+
+/* Publishes every result at once, then waits for all; 0, 1 on timeout. */
+static int run_burst(int64_t *t0, int64_t *t1, long long *cpu)
+{
+    int64_t last_scan;
+    long long cpu0;
+
+    for (long i = 0; wait_only == 0 && i < count; i++)
+        prepare(base + i);
+    for (long i = 0; no_fsync && i < nouts; i++)
+        syncfs(outfds[i]);
+    warm_up(warm);
+    cpu0 = cpu_ms();
+    *t0 = now_us();
+    for (long i = 0; i < count; i++) {
+        t_pub[i] = now_us();
+        if (!wait_only)
+            publish(base + i);
+    }
+    if (wait_only)
+        rescan_all();
+    if (no_wait) {
+        printf("published=%ld\n", count);
+        exit(0);
+    }
+
+    last_scan = now_us();
+    while (ndone < count) {
+        if (now_us() - *t0 > (int64_t)timeout_ms * 1000) {
+            fprintf(stderr, "brb: timeout: %ld of %ld installed\n", ndone,
+                    count);
+            return 1;
+        }
+        /* A full rescan after an overflow, and at most once every 2 s as
+         * a backstop, so that the driver stays out of the way. */
+        if (events(1000, mark) || now_us() - last_scan > 2000000) {
+            rescan_all();
+            last_scan = now_us();
+        }
+    }
+    *t1 = 0;
+    for (long i = 0; i < count; i++)
+        if (t_done[i] > *t1)
+            *t1 = t_done[i];
+    *cpu = cpu_ms() - cpu0;
+    return 0;
+}
+
+/* Result i alone: published, installed, acknowledged.  0, 1 on timeout. */
+static int run_one(long i, long first_version, int64_t *busy, long long *cpu)
+{
+    long id = same_id ? base : base + i;
+    long long cpu0;
+    int64_t start;
+
+    if (same_id)
+        version = first_version + i;
+    current = i;
+    prepare(id);
+    warm_up(warm);
+    for (int f = 0; f < nfrees; f++)
+        unlink(frees[f]);
+
+    cpu0 = cpu_ms();
+    start = now_us();
+    t_pub[i] = start;
+    publish(id);
+    while (t_done[i] == 0) {
+        if (now_us() - start > (int64_t)timeout_ms * 1000) {
+            fprintf(stderr, "brb: timeout waiting for %ld\n", id);
+            return 1;
+        }
+        if (events(100, same_id ? mark_same : mark) ||
+            now_us() - start > 200000)
+            (same_id ? mark_same : mark)(id);
+    }
+    *busy += t_done[i] - start;
+
+    /* The worker's acknowledgement, bounded. */
+    while (still_ready(id) && now_us() - start < timeout_ms * 1000LL)
+        usleep(200);
+    *cpu += cpu_ms() - cpu0;
+    return 0;
+}
+
+/* One result after the other; 0, or 1 on a timeout. */
+static int run_sequential(int64_t *t0, int64_t *t1, long long *cpu)
+{
+    long first_version = version;
+    int64_t busy = 0;
+
+    *t0 = now_us();
+    *cpu = 0;
+    for (long i = 0; i < count; i++) {
+        if (run_one(i, first_version, &busy, cpu) != 0)
+            return 1;
+    }
+    *t1 = *t0 + busy;
+    return 0;
+}
+
+static void report(int64_t *lat, int64_t t0, int64_t t1, long long cpu)
+{
+    for (long i = 0; i < count; i++)
+        lat[i] = t_done[i] - t_pub[i];
+    if (latfile != NULL) {
+        FILE *f = fopen(latfile, "w");
+
+        if (f == NULL)
+            die(latfile);
+        for (long i = 0; i < count; i++)
+            fprintf(f, "%lld\n", (long long)lat[i]);
+        fclose(f);
+    }
+    qsort(lat, (size_t)count, sizeof(*lat), cmp64);
+#define PCT(p) ((long long)lat[(count - 1) * (p) / 100])
+    printf("count=%ld\nbytes=%lld\nwall_us=%lld\ncpu_ms=%lld\n"
+           "lat_p50_us=%lld\nlat_p90_us=%lld\nlat_p99_us=%lld\n"
+           "lat_max_us=%lld\nmib_per_s=%.1f\n",
+           count, size * count, (long long)(t1 - t0), cpu, PCT(50), PCT(90),
+           PCT(99), (long long)lat[count - 1],
+           (double)size * (double)count / 1048576.0 /
+               ((double)(t1 - t0) / 1e6));
+#undef PCT
+}
+
+int main(int argc, char **argv)
+{
+    int64_t t0 = 0, t1 = 0, *lat;
+    long long cpu = 0;
+    int rc;
+
+    parse_args(argc, argv);
     if (floor_dir != NULL) {
         fill_chunk();
         return floor_run(floor_dir);
@@ -508,135 +674,21 @@ int main(int argc, char **argv)
     }
     if (nouts == 0 || count <= 0 || size < 0 || (store == NULL && !no_wait))
         usage();
-    for (i = 0; i < nouts; i++) {
-        char path[PATH_MAX];
 
-        outfds[i] = open(outs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (outfds[i] < 0)
-            die(outs[i]);
-        for (int d = 0; d < 3; d++) {
-            const char *sub[] = {"tmp", "artifacts", "ready"};
-            snprintf(path, sizeof(path), "%s/%s", outs[i], sub[d]);
-            if (mkdir(path, 0755) < 0 && errno != EEXIST)
-                die(path);
-        }
-    }
+    open_outs();
     fill_chunk();
     t_pub = calloc((size_t)count, sizeof(*t_pub));
     t_done = calloc((size_t)count, sizeof(*t_done));
     lat = calloc((size_t)count, sizeof(*lat));
     if (t_pub == NULL || t_done == NULL || lat == NULL)
         die("calloc");
-    if (!no_wait) {
-        char path[PATH_MAX];
+    if (!no_wait)
+        watch_status();
 
-        snprintf(path, sizeof(path), "%s/status", store);
-        statfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (statfd < 0)
-            die(path);
-        inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (inofd < 0 || inotify_add_watch(inofd, path, IN_MOVED_TO) < 0)
-            die("inotify");
-    }
-
-    if (burst || no_wait) {
-        for (i = 0; wait_only == 0 && i < count; i++)
-            prepare(base + i);
-        if (no_fsync)
-            for (i = 0; i < nouts; i++)
-                syncfs(outfds[i]);
-        warm_up(warm);
-        cpu0 = cpu_ms();
-        t0 = now_us();
-        for (i = 0; i < count; i++) {
-            t_pub[i] = now_us();
-            if (!wait_only)
-                publish(base + i);
-        }
-        if (wait_only)
-            rescan_all();
-        if (no_wait) {
-            printf("published=%ld\n", count);
-            return 0;
-        }
-        int64_t last_scan = now_us();
-        while (ndone < count) {
-            if (now_us() - t0 > (int64_t)timeout_ms * 1000) {
-                fprintf(stderr, "brb: timeout: %ld of %ld installed\n", ndone,
-                        count);
-                return 1;
-            }
-            /* a full rescan after an overflow, and at most once every
-             * 2 s as a backstop, so the driver stays out of the way */
-            if (events(1000, mark) || now_us() - last_scan > 2000000) {
-                rescan_all();
-                last_scan = now_us();
-            }
-        }
-        t1 = 0;
-        for (i = 0; i < count; i++)
-            if (t_done[i] > t1)
-                t1 = t_done[i];
-        cpu1 = cpu_ms();
-    } else {
-        long long cpu = 0;
-        long first_version = version;
-        t0 = now_us();
-        int64_t busy = 0;
-        for (i = 0; i < count; i++) {
-            long id = same_id ? base : base + i;
-            int64_t start;
-
-            if (same_id)
-                version = first_version + i;
-
-            current = i;
-            prepare(id);
-            warm_up(warm);
-            for (int f = 0; f < nfrees; f++)
-                unlink(frees[f]);
-            cpu0 = cpu_ms();
-            start = now_us();
-            t_pub[i] = start;
-            publish(id);
-            while (t_done[i] == 0) {
-                if (now_us() - start > (int64_t)timeout_ms * 1000) {
-                    fprintf(stderr, "brb: timeout waiting for %ld\n", id);
-                    return 1;
-                }
-                if (events(100, same_id ? mark_same : mark) ||
-                    now_us() - start > 200000)
-                    (same_id ? mark_same : mark)(id);
-            }
-            busy += t_done[i] - start;
-            /* the worker's acknowledgement, bounded */
-            while (still_ready(id) && now_us() - start < timeout_ms * 1000LL)
-                usleep(200);
-            cpu += cpu_ms() - cpu0;
-        }
-        t1 = t0 + busy;
-        cpu0 = 0;
-        cpu1 = cpu;
-    }
-
-    for (i = 0; i < count; i++)
-        lat[i] = t_done[i] - t_pub[i];
-    if (latfile != NULL) {
-        FILE *f = fopen(latfile, "w");
-        if (f == NULL)
-            die(latfile);
-        for (i = 0; i < count; i++)
-            fprintf(f, "%lld\n", (long long)lat[i]);
-        fclose(f);
-    }
-    qsort(lat, (size_t)count, sizeof(*lat), cmp64);
-#define PCT(p) ((long long)lat[(count - 1) * (p) / 100])
-    printf("count=%ld\nbytes=%lld\nwall_us=%lld\ncpu_ms=%lld\n"
-           "lat_p50_us=%lld\nlat_p90_us=%lld\nlat_p99_us=%lld\n"
-           "lat_max_us=%lld\nmib_per_s=%.1f\n",
-           count, size * count, (long long)(t1 - t0), cpu1 - cpu0, PCT(50),
-           PCT(90), PCT(99), (long long)lat[count - 1],
-           (double)size * (double)count / 1048576.0 /
-               ((double)(t1 - t0) / 1e6));
+    rc = burst || no_wait ? run_burst(&t0, &t1, &cpu)
+                          : run_sequential(&t0, &t1, &cpu);
+    if (rc != 0)
+        return rc;
+    report(lat, t0, t1, cpu);
     return 0;
 }
