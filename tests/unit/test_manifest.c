@@ -1,4 +1,4 @@
-/* test_manifest.c - manifests, pipeline.json and the hash format. */
+/* test_manifest.c - manifests and pipeline.json. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,11 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "hash.h"
 #include "manifest.h"
 
 static int parse(const char *json, struct manifest *m, char *err)
@@ -137,36 +135,6 @@ static void test_pipeline_json(void **state)
     assert_non_null(strstr(err, "invalid JSON"));
 }
 
-/* Digests printed by `xxhsum -H2` for the same bytes. */
-static void test_hash_matches_xxhsum(void **state)
-{
-    struct hash_state *st = hash_new();
-    char hex[HASH_HEX_LEN];
-    char path[] = "/tmp/binrelay-hash-XXXXXX";
-    char *zeros = calloc(1, 1000000);
-    int fd = mkstemp(path);
-    off_t size;
-
-    (void)state;
-    hash_hex(st, hex);
-    assert_string_equal(hex, "99aa06d3014798d86001c324468d497f");
-    hash_update(st, "hello", 5);
-    hash_hex(st, hex);
-    assert_string_equal(hex, "b5e9c1ad071b3e7fc779cfaa5e523818");
-    hash_free(st);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, zeros, 1000000), 1000000);
-    assert_int_equal(hash_fd(fd, hex, &size), 0);
-    assert_int_equal(size, 1000000);
-    assert_string_equal(hex, "ef233fc372a159319d648391f361d99a");
-    assert_true(hash_hex_valid(hex));
-    assert_false(hash_hex_valid("EF233FC372A159319D648391F361D99A"));
-    close(fd);
-    unlink(path);
-    free(zeros);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,7 +143,6 @@ int main(void)
         cmocka_unit_test(test_bad_manifests),
         cmocka_unit_test(test_log_tail),
         cmocka_unit_test(test_pipeline_json),
-        cmocka_unit_test(test_hash_matches_xxhsum),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
