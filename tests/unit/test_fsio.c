@@ -289,10 +289,13 @@ static void test_read_small_refuses(void **state)
     errno = 0;
     assert_int_equal(fsio_read_small(f->fd, "dir", 100, &buf, &len), -1);
     assert_int_equal(errno, EINVAL);
-    /* A FIFO with no writer must not block the reader either. */
+    /* A FIFO with no writer must not block the reader either: should
+     * it, SIGALRM ends the run instead of hanging it. */
+    alarm(5);
     errno = 0;
     assert_int_equal(fsio_read_small(f->fd, "fifo", 100, &buf, &len), -1);
     assert_int_equal(errno, EINVAL);
+    alarm(0);
     errno = 0;
     assert_int_equal(fsio_read_small(f->fd, "missing", 100, &buf, &len), -1);
     assert_int_equal(errno, ENOENT);
@@ -445,6 +448,31 @@ static void test_remove_prefixed(void **state)
     assert_int_equal(fsio_remove_prefixed(f->fd, ".tmp-"), 0);
 }
 
+/*
+ * "." and ".." start with "." too, but are no entries to remove: taken
+ * as such, they would empty the directory and its parent.  The parent
+ * here is a/ inside the test's own directory, so that a failure costs
+ * nothing outside it.
+ */
+static void test_remove_prefixed_spares_dot_and_dotdot(void **state)
+{
+    struct fixture *f = *state;
+    int b;
+
+    mkdir_in(f->fd, "a");
+    mkdir_in(f->fd, "a/b");
+    put(f->fd, "a/sibling", "x");
+    put(f->fd, "a/b/.hidden", "x");
+    put(f->fd, "a/b/keep", "x");
+    b = open_dir(f->fd, "a/b");
+
+    assert_int_equal(fsio_remove_prefixed(b, "."), 1);
+    assert_false(exists(b, ".hidden"));
+    assert_true(exists(b, "keep"));
+    assert_true(exists(f->fd, "a/sibling"));
+    close(b);
+}
+
 static void test_remove_tree_follows_no_link(void **state)
 {
     struct fixture *f = *state;
@@ -590,6 +618,7 @@ int main(void)
         FSIO_TEST(test_open_beneath_intermediate_symlink),
         FSIO_TEST(test_open_beneath_refuses_dotdot),
         FSIO_TEST(test_remove_prefixed),
+        FSIO_TEST(test_remove_prefixed_spares_dot_and_dotdot),
         FSIO_TEST(test_remove_tree_follows_no_link),
         FSIO_TEST(test_remove_tree_file_and_missing),
         FSIO_TEST(test_mkdirs),
