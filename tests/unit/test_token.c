@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,13 +52,23 @@ static void put(const char *path, const char *text)
     assert_int_equal(fclose(fp), 0);
 }
 
-/* As a Secret is rotated: a new file renamed over the old name. */
+/*
+ * As a Secret is rotated: a new file renamed over the old name.  It is
+ * given the old one's time, so that with a token of the same length
+ * only its inode says that it is new.
+ */
 static void rotate(struct fixture *f, const char *text)
 {
+    struct stat st;
+    struct timespec times[2];
     char tmp[128];
 
     snprintf(tmp, sizeof(tmp), "%s.new", f->path);
     put(tmp, text);
+    assert_int_equal(stat(f->path, &st), 0);
+    times[0] = st.st_atim;
+    times[1] = st.st_mtim;
+    assert_int_equal(utimensat(AT_FDCWD, tmp, times, 0), 0);
     assert_int_equal(rename(tmp, f->path), 0);
 }
 
@@ -159,16 +170,16 @@ static void test_rotated_file_is_picked_up(void **state)
     struct fixture *f = *state;
     char buf[64];
 
-    put(f->path, "first\n");
+    put(f->path, "first1\n");
     assert_int_equal(token_init(f->path), 0);
     rotate(f, "second\n");
     /* Within the second, the file is not looked at again. */
-    assert_true(token_check("Bearer first"));
+    assert_true(token_check("Bearer first1"));
     assert_false(token_check("Bearer second"));
 
     wait_past_recheck();
     assert_true(token_check("Bearer second"));
-    assert_false(token_check("Bearer first"));
+    assert_false(token_check("Bearer first1"));
     assert_int_equal(token_header(buf, sizeof(buf)), 0);
     assert_string_equal(buf, "Bearer second");
 }
