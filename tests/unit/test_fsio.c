@@ -18,7 +18,7 @@
 
 #include "fsio.h"
 
-/* A fresh directory under /tmp for each test, open as 'fd'. */
+/* A fresh temporary directory for each test, open as 'fd'. */
 struct fixture {
     char dir[64];
     int fd;
