@@ -52,6 +52,20 @@ int fsio_fsync_dirat(int at, const char *path)
     return rc;
 }
 
+/* 0 when 'path' is a directory (through links), else -1 with ENOTDIR. */
+static int fsio_is_dir(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
 int fsio_mkdirs(const char *path, mode_t mode)
 {
     char buf[PATH_MAX];
@@ -73,7 +87,7 @@ int fsio_mkdirs(const char *path, mode_t mode)
     }
     if (mkdir(buf, mode) < 0 && errno != EEXIST)
         return -1;
-    return 0;
+    return fsio_is_dir(buf);
 }
 
 int fsio_tmpfile(int dirfd, char *name, size_t size, mode_t mode)
@@ -249,7 +263,9 @@ int fsio_remove_prefixed(int dirfd, const char *prefix)
     }
     rewinddir(dir);
     while ((de = readdir(dir)) != NULL) {
-        if (strncmp(de->d_name, prefix, plen) != 0)
+        /* A prefix of "" or "." must never reach the folder or its parent. */
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            strncmp(de->d_name, prefix, plen) != 0)
             continue;
         if (fsio_remove_tree(dirfd, de->d_name) == 0)
             removed++;

@@ -66,21 +66,24 @@ int fsio_read_small_follow(int dirfd, const char *name, size_t max, char **buf,
  * Opens 'path' (relative, without "..") beneath 'dirfd', one component
  * at a time with O_NOFOLLOW, so that no symlink anywhere on the way is
  * followed: the file opened is inside the tree, whatever links a hostile
- * writer placed.  'flags' apply to the last component.  Returns the
+ * writer placed.  'flags' apply to the last component; it opens what
+ * exists and creates nothing (no O_CREAT).  Returns the
  * descriptor, or -1 with errno (ELOOP or ENOTDIR for a link).
  */
 int fsio_open_beneath(int dirfd, const char *path, int flags);
 
 /*
  * Removes every entry of 'dirfd' whose name starts with 'prefix', and
- * directories among them recursively.  Returns how many were removed.
+ * directories among them recursively; "." and ".." never match.
+ * Returns how many were removed.
  */
 int fsio_remove_prefixed(int dirfd, const char *prefix);
 
 /*
  * Removes 'name' in 'dirfd' and everything below it, following no
- * symlink.  Returns 0, or -1 with errno from the first removal that
- * failed (what could be removed is gone).
+ * symlink.  Returns 0, or -1 with errno: that of the folder's own
+ * removal (ENOTEMPTY) when something below it could not be removed;
+ * what could be removed is gone either way.
  */
 int fsio_remove_tree(int dirfd, const char *name);
 

@@ -59,6 +59,10 @@ int token_init(const char *path)
     int rc = 0;
 
     pthread_mutex_lock(&token_lock);
+    /* Whatever was loaded before is gone: no path, or a file that cannot
+     * be read, leaves no token, and every write is refused. */
+    explicit_bzero(token_value, sizeof(token_value));
+    token_len = 0;
     token_path = path;
     if (path != NULL)
         rc = token_read();
