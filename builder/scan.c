@@ -96,7 +96,8 @@ void scan_pipeline(int rootfd, const char *name, struct scan_result *r)
     }
     close(fd);
 
-    if (pipeline_parse(text, len, &r->version, r->err, sizeof(r->err)) < 0) {
+    if (manifest_parse_pipeline(text, len, &r->version, r->err,
+                                sizeof(r->err)) < 0) {
         r->version = 0;
         r->bad_version = scan_lenient_version(text, len);
     }

@@ -218,8 +218,8 @@ void manifest_free(struct manifest *m)
     m->log = NULL;
 }
 
-int pipeline_parse(const char *json, size_t len, int64_t *version, char *err,
-                   size_t errsize)
+int manifest_parse_pipeline(const char *json, size_t len, int64_t *version,
+                            char *err, size_t errsize)
 {
     json_error_t jerr;
     json_t *root, *v;

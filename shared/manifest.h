@@ -61,7 +61,7 @@ int manifest_artifact_valid(const char *path);
  * Parses pipeline.json: a JSON object whose "version" is a positive
  * integer.  Returns 0 and sets *version, or -1 with a reason in 'err'.
  */
-int pipeline_parse(const char *json, size_t len, int64_t *version, char *err,
-                   size_t errsize);
+int manifest_parse_pipeline(const char *json, size_t len, int64_t *version,
+                            char *err, size_t errsize);
 
 #endif

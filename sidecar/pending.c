@@ -59,7 +59,7 @@ static void pending_read(int dirfd, const char *id, struct pending_item *it)
                  strerror(errno));
         return;
     }
-    if (pipeline_parse(buf, len, &it->version, err, sizeof(err)) < 0) {
+    if (manifest_parse_pipeline(buf, len, &it->version, err, sizeof(err)) < 0) {
         it->version = 0;
         snprintf(it->bad, sizeof(it->bad), "invalid pipeline.json: %s", err);
     }

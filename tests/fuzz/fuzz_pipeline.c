@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t version = 0;
     char err[256];
 
-    if (pipeline_parse((const char *)data, size, &version, err, sizeof(err)) ==
-            0 &&
+    if (manifest_parse_pipeline((const char *)data, size, &version, err,
+                                sizeof(err)) == 0 &&
         version < 1)
         abort();
     return 0;

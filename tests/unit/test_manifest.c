@@ -119,19 +119,22 @@ static void test_pipeline_json(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(pipeline_parse("{\"version\":4,\"name\":\"x\"}", 24, &v,
-                                    err, sizeof(err)),
+    assert_int_equal(manifest_parse_pipeline("{\"version\":4,\"name\":\"x\"}",
+                                             24, &v, err, sizeof(err)),
                      0);
     assert_int_equal(v, 4);
     assert_int_equal(
-        pipeline_parse("{\"name\":\"x\"}", 12, &v, err, sizeof(err)), -1);
+        manifest_parse_pipeline("{\"name\":\"x\"}", 12, &v, err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "version"));
     assert_int_equal(
-        pipeline_parse("{\"version\":1.5}", 15, &v, err, sizeof(err)), -1);
+        manifest_parse_pipeline("{\"version\":1.5}", 15, &v, err, sizeof(err)),
+        -1);
     assert_int_equal(
-        pipeline_parse("{\"version\":-2}", 14, &v, err, sizeof(err)), -1);
-    assert_int_equal(pipeline_parse("{\"version\":", 11, &v, err, sizeof(err)),
-                     -1);
+        manifest_parse_pipeline("{\"version\":-2}", 14, &v, err, sizeof(err)),
+        -1);
+    assert_int_equal(
+        manifest_parse_pipeline("{\"version\":", 11, &v, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "invalid JSON"));
 }
 
