@@ -757,7 +757,7 @@ $MACHINE
 | 5 | fan-in: 8 workers × $((MID >> 20)) MiB at once, total vs one stream | ≥ 0.8× | ${FAN8} vs ${FAN1} MiB/s = **${FANR}×** | $(verdict "$FANR" ">=" 0.8) |
 | 6 | $NSCALE results across 4 workers, all success | all | ${NSUCCESS:-?} of ${NENTRIES:-?} success in **${SCALE_S} s** (${SCALE_RATE}/s) | $([ "${NSUCCESS:-0}" = "$NSCALE" ] && echo pass || echo "**MISS**") |
 | 6 | GET /v1/status with ${NENTRIES:-?} entries ($((STATUS_BYTES / 1024)) KiB), median | ≤ 100 ms | **${ST_HF} ms** (hyperfine + curl); wrk 1 conn: p50 ${ST_W50}, p99 ${ST_W99} | $(verdict "$ST_HF" "<=" 100) |
-| 6 | restart of a worker sidecar: rescan of $NSCALE waiting results | ≤ 1 s | **${RESCAN_MS} ms** (first log line → \`rescanned why=start\`; ${RESCAN_EXEC_MS} ms from exec) | $(verdict "$RESCAN_MS" "<=" 1000) |
+| 6 | restart of a worker sidecar: rescan of $NSCALE waiting results | ≤ 1 s | **${RESCAN_EXEC_MS} ms** (exec → \`rescanned why=start\`; the scan itself: ${RESCAN_OWN:-n/a} ms) | $(verdict "$RESCAN_EXEC_MS" "<=" 1000) |
 
 ## Details
 
@@ -895,8 +895,8 @@ ${ST8_W50}, p99 ${ST8_W99}, ${ST8_RPS} req/s.
 
 Restart: worker 1's sidecar was stopped with SIGTERM, $NSCALE more results
 were published into its \`ready/\`, and it was started again. Its log:
-\`${RESCAN_LINE}\`, ${RESCAN_MS} ms after its first log line
-(${RESCAN_EXEC_MS} ms after exec; the sidecar's own ms= says ${RESCAN_OWN:-n/a}). All $NSCALE were installed at the leader
+\`${RESCAN_LINE}\`, ${RESCAN_EXEC_MS} ms after exec (${RESCAN_MS} ms after
+its first log line; the sidecar's own ms= says ${RESCAN_OWN:-n/a}). All $NSCALE were installed at the leader
 ${DRAIN_S} s after the start$([ -n "$STRACE_SUM" ] && echo ", with strace attached to the leader for the first 10 s of it").
 
 $([ -n "$PERF_STATUS" ] && echo "Leader profile while wrk (1 connection) asks for GET /v1/status with ${NENTRIES:-?} entries (perf --call-graph dwarf; time under each function, children included):
