@@ -16,9 +16,14 @@ purpose() {
 }
 
 scenarios=$(ls tests/e2e/test_fault_*.sh tests/e2e/test_leader_*.sh \
-    tests/e2e/test_shipper_*.sh tests/e2e/test_valgrind_*.sh \
+    tests/e2e/test_shipper_*.sh tests/e2e/test_sidecar_*.sh \
+    tests/e2e/test_valgrind_*.sh tests/e2e/test_cli.sh \
     tests/e2e/test_builder_restart.sh tests/e2e/test_builder_malformed.sh \
-    tests/e2e/test_builder_timeout.sh tests/faults/test_*.sh 2>/dev/null)
+    tests/e2e/test_builder_timeout.sh tests/e2e/test_builder_secrets.sh \
+    tests/e2e/test_builder_workdir.sh tests/e2e/test_builder_output.sh \
+    tests/e2e/test_builder_pipeline_out.sh \
+    tests/e2e/test_builder_invalid_fixed.sh tests/faults/test_*.sh \
+    2>/dev/null)
 
 {
     echo "# Reliability report"
