@@ -121,7 +121,7 @@ lint: deps-test
 # libFuzzer: each target for FUZZ_SECONDS, from its seed corpus.
 FUZZ_SECONDS ?= 30
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_LIB := $(SHARED_SRC) sidecar/route.c
+FUZZ_LIB := $(SHARED_SRC) sidecar/route.c sidecar/request.c
 fuzz: deps-test
 	@mkdir -p build/fuzz
 	@set -e; for f in $(FUZZ_SRC); do \

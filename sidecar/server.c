@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pending.h"
+#include "request.h"
 #include "route.h"
 #include "server.h"
 #include "shipper.h"
@@ -57,13 +58,6 @@ struct server {
     struct server_config cfg;
     char *cert, *key;
     atomic_bool draining;
-};
-
-/* A status report's fields; 'message' points into its JSON. */
-struct server_report {
-    enum state state;
-    long worker;
-    const char *message;
 };
 
 /* Per-request state, kept in MHD's connection-class pointer. */
@@ -388,36 +382,16 @@ static int server_authorized(struct server *srv, struct MHD_Connection *c)
 static long server_worker_header(struct server *srv, struct MHD_Connection *c,
                                  const char *id)
 {
-    const char *w = server_header(c, "X-Worker-Id");
-    char *end;
-    long v;
+    long w = request_worker(server_header(c, "X-Worker-Id"));
 
-    if (w == NULL)
-        return ident_worker(id, srv->cfg.workers);
-    v = strtol(w, &end, 10);
-    return end != w && *end == '\0' && v >= 0 && v < 1000000 ? v : -2;
+    return w == -1 ? ident_worker(id, srv->cfg.workers) : w;
 }
 
-/*
- * The length a body must have.  Returns it, or -1 (none given: 411) or
- * -2 (malformed or contradicted by Transfer-Encoding: 400).
- */
+/* The length the body must have: see request_length(). */
 static int64_t server_length(struct MHD_Connection *c)
 {
-    const char *cl = server_header(c, "Content-Length");
-    const char *te = server_header(c, "Transfer-Encoding");
-    int64_t v = 0;
-
-    if (cl == NULL)
-        return -1;
-    if (te != NULL || *cl == '\0')
-        return -2;
-    for (const char *p = cl; *p; p++) {
-        if (*p < '0' || *p > '9' || v > INT64_MAX / 10 - 10)
-            return -2;
-        v = v * 10 + (*p - '0');
-    }
-    return v;
+    return request_length(server_header(c, "Content-Length"),
+                          server_header(c, "Transfer-Encoding"));
 }
 
 /* Checks a binary upload's headers; on refusal sets req->code/err. */
@@ -477,43 +451,6 @@ static void server_report_body(struct request *req, const char *data,
 }
 
 /*
- * Reads {"state": ..., "worker_id": K, "message": "..."}.  Fields other
- * than these are ignored; a missing message is empty and a missing
- * worker is the one the assignment rule names.  Returns 0, or -1 with a
- * reason in 'err'.
- */
-static int server_report_parse(struct server *srv, struct request *req,
-                               json_t *o, struct server_report *r)
-{
-    json_t *s = json_object_get(o, "state");
-    json_t *w = json_object_get(o, "worker_id");
-    json_t *m = json_object_get(o, "message");
-    const char *why = NULL;
-
-    r->state =
-        json_is_string(s) ? state_parse(json_string_value(s)) : STATE_INVALID;
-    if (!json_is_object(o))
-        why = "the body must be a JSON object";
-    else if (r->state == STATE_INVALID || r->state == STATE_SUCCESS)
-        why =
-            "\"state\" must be pending, compiling, uploading, compile_error or system_error";
-    else if (w != NULL && !json_is_null(w) &&
-             (!json_is_integer(w) || json_integer_value(w) < 0))
-        why = "\"worker_id\" must be a non-negative integer";
-    else if (m != NULL && !json_is_null(m) && !json_is_string(m))
-        why = "\"message\" must be a string";
-    if (why != NULL) {
-        snprintf(req->err, sizeof(req->err), "%s", why);
-        return -1;
-    }
-    r->worker = json_is_integer(w)
-                    ? (long)json_integer_value(w)
-                    : ident_worker(req->route.id, srv->cfg.workers);
-    r->message = json_is_string(m) ? json_string_value(m) : "";
-    return 0;
-}
-
-/*
  * Answers with the entry as it stands after the report: a report that
  * ranks below what is recorded (a late "system_error" for a version
  * already installed) changes nothing, and the caller sees that.
@@ -521,25 +458,20 @@ static int server_report_parse(struct server *srv, struct request *req,
 static enum MHD_Result
 server_report(struct server *srv, struct MHD_Connection *c, struct request *req)
 {
-    struct server_report r;
-    json_error_t jerr;
-    json_t *o, *entry;
+    struct request_report r;
+    json_t *entry;
     int code;
 
-    o = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
-    if (o == NULL) {
-        snprintf(req->err, sizeof(req->err), "the body is not JSON: %s",
-                 jerr.text);
+    if (request_report(req->body, req->body_len, &r, req->err,
+                       sizeof(req->err)) < 0)
         return server_error(c, 400, req->err);
-    }
-    if (server_report_parse(srv, req, o, &r) < 0) {
-        json_decref(o);
-        return server_error(c, 400, req->err);
-    }
+    /* A report that names no worker is the assigned worker's. */
+    if (r.worker < 0)
+        r.worker = ident_worker(req->route.id, srv->cfg.workers);
     code =
         store_report(srv->cfg.store, req->route.id, req->route.version, r.state,
                      r.worker, r.message, req->err, sizeof(req->err));
-    json_decref(o);
+    request_report_free(&r);
     if (code != 200)
         return server_error(c, code, req->err);
     log_info("status recorded", "pipeline=%s version=%lld state=%s worker=%ld",
