@@ -136,7 +136,7 @@ fuzz: deps-test
 	        build/fuzz/corpus-$$t tests/fuzz/corpus/$$t \
 	        2>build/fuzz/$$n.log || { tail -n 30 build/fuzz/$$n.log; \
 	        exit 1; }; \
-	    grep -E '^#[0-9]+ *DONE' build/fuzz/$$n.log || true; \
+	    grep -E '^Done [0-9]+ runs' build/fuzz/$$n.log || true; \
 	done
 
 # docs/RELIABILITY.md, from the checks of a full run of every scenario.
