@@ -339,9 +339,9 @@ static void compcache_start_sccache(const char *cachedir)
     }
     compcache_start_reason(out, rc, reason, sizeof(reason));
     compcache_note(reason);
-    log_warn(
-        "cannot start the sccache server; builds will try it and fall back to building without it",
-        "status=%d reason=%s", rc, log_quote(quoted, sizeof(quoted), reason));
+    /* Builds still try it, and fall back to building without it. */
+    log_warn("cannot start the sccache server", "status=%d reason=%s", rc,
+             log_quote(quoted, sizeof(quoted), reason));
 }
 
 /* Says where ccache shares its objects, without the credentials. */

@@ -681,10 +681,9 @@ static void sched_disk_note(const struct sched *s, char *note, size_t size)
         return;
     avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
     if (avail < SCHED_LOW_SPACE)
-        snprintf(
-            note, size,
-            "binrelay: the shared volume is full (No space left on device): %llu bytes free after the build",
-            (unsigned long long)avail);
+        snprintf(note, size,
+                 "binrelay: no space left on the volume: %llu bytes free",
+                 (unsigned long long)avail);
 }
 
 /* Puts what became of the compiler cache before the other notes. */

@@ -54,7 +54,7 @@ static const char *request_report_flaw(json_t *o, enum state *state)
     if (!json_is_object(o))
         return "the body must be a JSON object";
     if (*state == STATE_INVALID || *state == STATE_SUCCESS)
-        return "\"state\" must be pending, compiling, uploading, compile_error or system_error";
+        return "\"state\" must name a state that carries no binary";
     if (w != NULL && !json_is_null(w) &&
         (!json_is_integer(w) || json_integer_value(w) < 0 ||
          json_integer_value(w) >= REQUEST_WORKER_MAX))
