@@ -14,13 +14,15 @@ void pending_init(const char *dir, long workers);
 void pending_refresh(void);
 
 /*
- * Fills 'x' with a copy of the pipelines on disk, to be merged into one
- * listing of the store (store_list_text): a pipeline the store has no
- * entry for, or an older version of, is listed in state "pending".  A
- * pending entry names its assigned worker and says "waiting for worker
- * K", with ": <reason>" added while the last cluster check found that
- * worker unhealthy.  Without memory 'x' is empty.  pending_extra_free()
- * releases the copy.
+ * Fills 'x' with the pipelines on disk as the last refresh found them (a
+ * reference, not a copy), to be merged into one listing of the store
+ * (store_list_text): a pipeline the store has no entry for, or an older
+ * version of, is listed in state "pending", or "compile_error" at
+ * version 0 when its pipeline.json names none.  A pending entry names
+ * its assigned worker and says "waiting for worker K", with ": <reason>"
+ * added while the last cluster check found that worker unhealthy.
+ * Before any refresh 'x' is empty.  pending_extra_free() drops the
+ * reference.
  */
 void pending_extra(struct store_extra *x);
 void pending_extra_free(struct store_extra *x);
