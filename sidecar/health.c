@@ -224,14 +224,13 @@ static void health_verdict(struct health_probe *p, CURLcode rc, bool *ok,
     curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &code);
     body = json_loads(p->body, 0, NULL);
     err = json_object_get(body, "error");
+    *ok = false;
     if (code == 200)
         *ok = health_judge_body(p, body, msg, size);
     else if (json_is_string(err))
         snprintf(msg, size, "%s", json_string_value(err));
     else
         snprintf(msg, size, "/healthz answered %ld", code);
-    if (code != 200)
-        *ok = false;
     json_decref(body);
 }
 

@@ -376,15 +376,20 @@ static int server_authorized(struct server *srv, struct MHD_Connection *c)
 }
 
 /*
- * The worker named by X-Worker-Id, or the one the assignment rule gives
- * 'id' when the header is absent; -2 when it is malformed.
+ * The worker a write is credited to: 'w' as the request names it, or,
+ * when it names none (-1), the one the assignment rule gives 'id'.
  */
+static long server_credit(struct server *srv, const char *id, long w)
+{
+    return w == -1 ? ident_worker(id, srv->cfg.workers) : w;
+}
+
+/* X-Worker-Id's worker (see server_credit); -2 when it is malformed. */
 static long server_worker_header(struct server *srv, struct MHD_Connection *c,
                                  const char *id)
 {
-    long w = request_worker(server_header(c, "X-Worker-Id"));
-
-    return w == -1 ? ident_worker(id, srv->cfg.workers) : w;
+    return server_credit(srv, id,
+                         request_worker(server_header(c, "X-Worker-Id")));
 }
 
 /* The length the body must have: see request_length(). */
@@ -465,9 +470,7 @@ server_report(struct server *srv, struct MHD_Connection *c, struct request *req)
     if (request_report(req->body, req->body_len, &r, req->err,
                        sizeof(req->err)) < 0)
         return server_error(c, 400, req->err);
-    /* A report that names no worker is the assigned worker's. */
-    if (r.worker < 0)
-        r.worker = ident_worker(req->route.id, srv->cfg.workers);
+    r.worker = server_credit(srv, req->route.id, r.worker);
     code =
         store_report(srv->cfg.store, req->route.id, req->route.version, r.state,
                      r.worker, r.message, req->err, sizeof(req->err));
