@@ -70,7 +70,7 @@ static const struct config_opt options[] = {
       "the shared volume results are published into (required)"),
     FLEET_CONFIG_OPTS(opt.fleet),
     S("build-cmd", build_cmd, "CMD",
-      "run by /bin/sh -c in a scratch dir (" DEFAULT_BUILD_CMD ")"),
+      "run by /bin/sh -c in a directory of its own (" DEFAULT_BUILD_CMD ")"),
     L("jobs", jobs, "N", "builds at once (1)", 1, 1024),
     L("build-timeout", build_timeout, "SECONDS",
       "a build running longer is killed: a compile error (3600)", 1, 604800),
